@@ -1,0 +1,81 @@
+"""The ``promptkit`` command: a thin layer over the public Python API.
+
+Sub-commands live in their own modules and are imported only when run, so
+``promptkit --help`` imports neither litellm, llama_cpp nor pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["cli", "main"]
+
+# name -> (module, one-line help shown by --help without importing the module)
+COMMANDS = {
+    "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
+    "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
+    "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        command: click.Command = importlib.import_module(COMMANDS[name][0]).command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="promptkit")
+def cli() -> None:
+    """promptkit: versioned prompts, measured on any model.
+
+    Exit codes: 0 ok, 1 gate failed, 2 bad input, 3 provider errors, 4 internal error.
+    Set PROMPTKIT_DEBUG=1 to see tracebacks.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: every promptkit error becomes one line on stderr and an exit code."""
+    from promptkit.errors import PromptkitError
+
+    debug = os.environ.get("PROMPTKIT_DEBUG") == "1"
+    try:
+        return cli.main(args=argv, prog_name="promptkit", standalone_mode=False)
+    except PromptkitError as exc:
+        if debug:
+            raise
+        click.echo(f"promptkit: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("promptkit: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("promptkit: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"promptkit: internal error: {type(exc).__name__}: {exc} "
+            "(set PROMPTKIT_DEBUG=1 for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(4)

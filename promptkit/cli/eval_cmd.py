@@ -1,0 +1,123 @@
+"""``promptkit eval``: run a suite, print one line per variant, store the run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
+    from promptkit.runner import Progress
+
+
+@click.command("eval")
+@click.argument("suite", type=click.Path())
+@click.option(
+    "--model", "models", multiple=True, help="Run these models instead of the suite's (repeatable)."
+)
+@click.option(
+    "--prompt",
+    "prompts",
+    multiple=True,
+    help="Run these prompt versions instead of the suite's (repeatable).",
+)
+@click.option("--limit", type=int, help="Score only the first N rows.")
+@click.option("--concurrency", type=int, help="Requests in flight per model.")
+@click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def command(
+    suite: str,
+    models: tuple[str, ...],
+    prompts: tuple[str, ...],
+    limit: int | None,
+    concurrency: int | None,
+    allow_errors: bool,
+    quiet: bool,
+) -> int:
+    """Run every variant of SUITE (prompt version x model x shots) and print the scores."""
+    from rich.console import Console
+
+    from promptkit.api import evaluate
+    from promptkit.report.terminal import summary_table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
+    with _progress_display(console, quiet) as on_progress:
+        result = evaluate(
+            suite,
+            models=models,
+            prompts=prompts,
+            limit=limit,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+    metrics = list(result.summaries[0].scores) if result.summaries else []
+    console.print(summary_table(result.summaries, metrics))
+    console.print(
+        f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
+    )
+    if result.errors and not allow_errors:
+        click.echo(
+            f"promptkit: {result.errors} case(s) failed at the provider; see the error column "
+            "of the journal (--allow-errors to exit 0)",
+            err=True,
+        )
+        return 3
+    return 0
+
+
+class _progress_display:
+    """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console, self.quiet = console, quiet
+        self.bar: RichProgress | None = None
+        self.task: TaskID | None = None
+        self.last_line = 0.0
+
+    def __enter__(self) -> Callable[[Progress], None] | None:
+        if self.quiet:
+            return None
+        if not self.console.is_terminal:
+            return self._print_line
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
+        self.bar = RichProgress(
+            TextColumn("eval"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("eval", total=None, detail="")
+        return self._update_bar
+
+    @staticmethod
+    def _detail(p: Progress) -> str:
+        cost = f"  ${p.cost:.4f}" if p.cost else ""
+        return f"errors {p.errors}  cached {p.cache_hits}  tokens {p.tokens}{cost}  {p.rate:.1f}/s"
+
+    def _update_bar(self, p: Progress) -> None:
+        assert self.bar is not None and self.task is not None
+        self.bar.update(self.task, total=p.total, completed=p.done, detail=self._detail(p))
+
+    def _print_line(self, p: Progress) -> None:
+        now = time.monotonic()
+        if p.done == p.total or now - self.last_line >= 5:
+            self.last_line = now
+            click.echo(f"eval {p.done}/{p.total}  {self._detail(p)}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

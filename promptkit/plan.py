@@ -1,0 +1,120 @@
+"""From a suite to the requests a model receives: rows x variants x repeats.
+
+Rendering happens here, lazily, so a 100,000-case run never holds every
+rendered prompt at once; each variant's first row is rendered up front by
+:func:`check_renders` so a template error stops the run before any model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from promptkit.datasets import Row
+from promptkit.prompts import Message
+from promptkit.providers.base import Request
+from promptkit.shots import ShotSelector
+from promptkit.suite import Suite, Variant
+
+__all__ = ["CasePlan", "Planner", "estimate_tokens"]
+
+
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """About four characters a token, plus a few tokens of chat framing per message.
+
+    Used for the many-shot token budget and for dry-run estimates; real counts
+    come back from the provider with each completion.
+    """
+    return sum(len(m.content) // 4 + 4 for m in messages)
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    variant: Variant
+    row: Row
+    repeat: int
+    request: Request
+    shot_ids: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.variant.id, self.row.id, self.repeat)
+
+
+class Planner:
+    """Renders the cases of one suite."""
+
+    def __init__(self, suite: Suite, *, limit: int | None = None) -> None:
+        self.suite = suite
+        rows = suite.dataset.rows
+        limit = limit or suite.limit
+        self.rows = rows[:limit] if limit else rows
+        self.selector = None
+        if suite.pool is not None:
+            self.selector = ShotSelector(
+                suite.pool,
+                suite.shot_settings,
+                input_columns=list(suite.inputs.values()),
+                label_column=suite.reference,
+                exclude=suite.dataset.rows,  # all rows, not only the limited ones
+            )
+
+    def variables(self, row: Row) -> dict[str, Any]:
+        return {var: row.data[col] for var, col in self.suite.inputs.items()}
+
+    def example(self, row: Row) -> dict[str, Any]:
+        """An example as the template sees it: input variables, columns, and ``answer``."""
+        answer = row.data.get(self.suite.reference) if self.suite.reference else None
+        return {**row.data, **self.variables(row), "answer": answer}
+
+    def render(self, variant: Variant, row: Row) -> tuple[list[Message], list[Row]]:
+        variables = self.variables(row)
+        if self.selector is None or variant.shots == 0:
+            return variant.prompt.render(variables), []
+        budget = self.suite.shot_settings.token_budget
+
+        def fits(examples: Sequence[Row]) -> bool:
+            rendered = variant.prompt.render(variables, [self.example(e) for e in examples])
+            return budget is None or estimate_tokens(rendered) <= budget
+
+        shots = self.selector.select(row, variant.shots, fits)
+        messages = variant.prompt.render(variables, [self.example(e) for e in shots])
+        return messages, shots
+
+    def params(self, variant: Variant) -> dict[str, Any]:
+        model_params = variant.model.options.get("params") or {}
+        return {**variant.prompt.meta.params, **self.suite.params, **model_params}
+
+    def request(self, variant: Variant, messages: Sequence[Message], repeat: int) -> Request:
+        options: Mapping[str, Any] = variant.model.options
+        return Request(
+            model=variant.model.name,
+            messages=tuple(messages),
+            params=self.params(variant),
+            seed=self.suite.seed,
+            repeat=repeat,
+            api_base=options.get("api_base"),
+        )
+
+    def check_renders(self) -> None:
+        """Render the first row of every variant so template errors surface before calls."""
+        if self.rows:
+            for variant in self.suite.variants():
+                self.render(variant, self.rows[0])
+
+    def cases(self) -> Iterator[CasePlan]:
+        for variant in self.suite.variants():
+            for row in self.rows:
+                messages, shots = self.render(variant, row)
+                for repeat in range(self.suite.repeat):
+                    yield CasePlan(
+                        variant=variant,
+                        row=row,
+                        repeat=repeat,
+                        request=self.request(variant, messages, repeat),
+                        shot_ids=tuple(s.id for s in shots),
+                    )
+
+    def count(self) -> int:
+        return len(self.suite.variants()) * len(self.rows) * self.suite.repeat

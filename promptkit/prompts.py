@@ -1,0 +1,356 @@
+"""Versioned prompt files: ``prompts/<family>/vN.jinja``.
+
+A file is YAML front matter between ``---`` lines, then a Jinja body. The body
+produces chat messages with ``{% message "role" %} ... {% endmessage %}``
+blocks. The role is a literal in the template, so it is *structure*: text that
+arrives through a variable (a dataset row, a model output) is only ever content
+inside a message and can never open a new one. Variables are rendered once, so
+Jinja syntax inside their values stays literal text.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import yaml
+from jinja2 import nodes
+from jinja2.ext import Extension
+from jinja2.sandbox import SandboxedEnvironment
+
+from promptkit.errors import PromptError
+
+__all__ = [
+    "ROLES",
+    "Message",
+    "Prompt",
+    "PromptLibrary",
+    "PromptMeta",
+    "parse_ref",
+]
+
+ROLES = ("system", "user", "assistant")
+FRONT_MATTER_KEYS = ("description", "inputs", "model", "params", "parser", "shots")
+_REF = re.compile(r"^(?P<family>[A-Za-z0-9_\-]+)(?:@v(?P<version>\d+))?$")
+_VERSION_FILE = re.compile(r"^v(\d+)\.jinja$")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass
+class _Collector:
+    messages: list[Message] = field(default_factory=list)
+    depth: int = 0
+
+
+_COLLECTOR: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
+    "promptkit_messages", default=None
+)
+
+
+class MessageExtension(Extension):
+    """``{% message "user" %}...{% endmessage %}`` appends one chat message."""
+
+    tags = {"message"}  # noqa: RUF012 - Jinja declares it this way
+
+    def parse(self, parser: Any) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        role = parser.parse_expression()
+        if not isinstance(role, nodes.Const) or role.value not in ROLES:
+            raise jinja2.TemplateSyntaxError(
+                f"a message role must be one of {', '.join(repr(r) for r in ROLES)} "
+                "written as a literal string",
+                lineno,
+            )
+        body = parser.parse_statements(("name:endmessage",), drop_needle=True)
+        call = self.call_method("_emit", [role])
+        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    def _emit(self, role: str, caller: Any) -> str:
+        collector = _COLLECTOR.get()
+        if collector is None:
+            raise RuntimeError("message blocks render only through Prompt.render")
+        if collector.depth:
+            raise jinja2.TemplateRuntimeError("a {% message %} block cannot contain another")
+        collector.depth += 1
+        try:
+            content = str(caller())
+        finally:
+            collector.depth -= 1
+        collector.messages.append(Message(role, content.strip()))
+        return ""
+
+
+def _environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        extensions=[MessageExtension],
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+_ENV = _environment()
+
+
+@dataclass(frozen=True)
+class PromptMeta:
+    """The front matter of a prompt file, validated."""
+
+    description: str = ""
+    inputs: tuple[str, ...] = ()
+    model: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    parser: Mapping[str, Any] = field(default_factory=lambda: {"type": "text"})
+    shots: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """``"sentiment@v2"`` -> ``("sentiment", 2)``; ``"sentiment"`` -> ``("sentiment", None)``."""
+    match = _REF.match(ref.strip())
+    if not match:
+        raise PromptError(
+            f"bad prompt reference {ref!r}", hint="write FAMILY or FAMILY@vN, e.g. sentiment@v2"
+        )
+    version = match.group("version")
+    return match.group("family"), int(version) if version else None
+
+
+class Prompt:
+    """One version of a prompt family, parsed and compiled."""
+
+    def __init__(self, *, family: str, version: int, source: str, path: str | Path) -> None:
+        self.family = family
+        self.version = version
+        self.source = source
+        self.path = str(path)
+        self.hash = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+        self.meta, body = _split_front_matter(source, self.path)
+        self._template, self.variables = self._compile(body)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.family}@v{self.version}"
+
+    @property
+    def uses_examples(self) -> bool:
+        return "examples" in self.variables
+
+    def __repr__(self) -> str:
+        return f"Prompt({self.ref}, hash={self.hash})"
+
+    def _compile(self, body: str) -> tuple[jinja2.Template, frozenset[str]]:
+        try:
+            tree = _ENV.parse(body, name=self.ref, filename=self.path)
+            code = _ENV.compile(tree, name=self.ref, filename=self.path)
+        except jinja2.TemplateSyntaxError as exc:
+            raise PromptError(
+                exc.message or "template syntax error",
+                path=self.path,
+                line=exc.lineno,
+                hint="fix the Jinja syntax",
+            ) from None
+        variables = frozenset(jinja2.meta.find_undeclared_variables(tree))
+        template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None), None)
+        return template, variables
+
+    def render(
+        self, variables: Mapping[str, Any], examples: Sequence[Mapping[str, Any]] = ()
+    ) -> list[Message]:
+        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty."""
+        missing = [name for name in self.meta.inputs if name not in variables]
+        if missing:
+            raise PromptError(
+                f"missing input {missing[0]!r} declared by {self.ref}",
+                path=self.path,
+                hint=f"pass --var {missing[0]}=... or map a dataset column to it",
+            )
+        context = {**variables, "examples": [dict(e) for e in examples]}
+        collector = _Collector()
+        token = _COLLECTOR.set(collector)
+        try:
+            outside = self._template.render(context)
+        except PromptError:
+            raise
+        except Exception as exc:  # Jinja raises many types; each becomes one clear line
+            raise self._runtime_error(exc) from None
+        finally:
+            _COLLECTOR.reset(token)
+        if outside.strip():
+            raise PromptError(
+                f"text outside any message block: {outside.strip()[:60]!r}",
+                path=self.path,
+                hint='wrap it in {% message "system" %}...{% endmessage %}',
+            )
+        if not collector.messages:
+            raise PromptError(
+                "the template produced no messages",
+                path=self.path,
+                hint='add a {% message "user" %}...{% endmessage %} block',
+            )
+        return collector.messages
+
+    def _runtime_error(self, exc: Exception) -> PromptError:
+        line = _template_line(exc.__traceback__, self.path)
+        if isinstance(exc, jinja2.UndefinedError):
+            name = _undefined_name(str(exc))
+            hint = (
+                f"declare {name!r} in the front matter inputs and pass it (--var or a dataset "
+                "column)"
+                if name
+                else "check the variable and attribute names"
+            )
+            return PromptError(f"undefined variable: {exc}", path=self.path, line=line, hint=hint)
+        if isinstance(exc, jinja2.exceptions.SecurityError):
+            return PromptError(
+                f"blocked by the template sandbox: {exc}",
+                path=self.path,
+                line=line,
+                hint="templates may only format data",
+            )
+        return PromptError(
+            f"template error: {exc}", path=self.path, line=line, hint="fix the template"
+        )
+
+
+def _template_line(tb: TracebackType | None, filename: str) -> int | None:
+    """Jinja rewrites tracebacks so template frames carry the file's own line numbers."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _undefined_name(message: str) -> str | None:
+    match = re.match(r"^'([^']+)' is undefined$", message)
+    return match.group(1) if match else None
+
+
+def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
+    """Return the metadata and the body, with the front matter blanked so lines match."""
+    lines = source.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return PromptMeta(), source
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise PromptError(
+            "front matter is not closed", path=path, line=1, hint="end it with a line '---'"
+        ) from None
+    try:
+        data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else None
+        raise PromptError(
+            f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}",
+            path=path,
+            line=line,
+            hint="fix the YAML between the '---' lines",
+        ) from None
+    meta = _validate_meta(data, path)
+    body = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
+    return meta, body
+
+
+def _validate_meta(data: Any, path: str) -> PromptMeta:
+    if not isinstance(data, dict):
+        raise PromptError("front matter must be a mapping", path=path, line=2)
+    for key in data:
+        if key not in FRONT_MATTER_KEYS:
+            raise PromptError(
+                f"unknown front matter key {key!r}",
+                path=path,
+                hint=f"use one of: {', '.join(FRONT_MATTER_KEYS)}",
+            )
+    inputs = data.get("inputs") or []
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    parser = data.get("parser") or {"type": "text"}
+    if isinstance(parser, str):
+        parser = {"type": parser}
+    for key, kind in (("params", dict), ("parser", dict), ("shots", dict)):
+        value = parser if key == "parser" else data.get(key) or {}
+        if not isinstance(value, kind):
+            raise PromptError(f"front matter {key!r} must be a mapping", path=path)
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise PromptError("front matter 'inputs' must be a list of names", path=path)
+    return PromptMeta(
+        description=str(data.get("description") or ""),
+        inputs=tuple(inputs),
+        model=data.get("model"),
+        params=dict(data.get("params") or {}),
+        parser=dict(parser),
+        shots=dict(data.get("shots") or {}),
+    )
+
+
+class PromptLibrary:
+    """The prompt families under one folder (usually ``prompts/``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._cache: dict[tuple[str, int], Prompt] = {}
+
+    def families(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
+
+    def versions(self, family: str) -> list[int]:
+        folder = self.root / family
+        if not folder.is_dir():
+            return []
+        found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def get(self, ref: str) -> Prompt:
+        family, version = parse_ref(ref)
+        versions = self.versions(family)
+        if not versions:
+            known = ", ".join(self.families()) or "none"
+            raise PromptError(
+                f"unknown prompt family {family!r}",
+                path=self.root,
+                hint=f"known families: {known}",
+            )
+        if version is None:
+            version = versions[-1]
+        elif version not in versions:
+            listed = ", ".join(f"{family}@v{v}" for v in versions)
+            raise PromptError(
+                f"unknown version {family}@v{version}",
+                path=self.root / family,
+                hint=f"available: {listed}",
+            )
+        key = (family, version)
+        if key not in self._cache:
+            path = self.root / family / f"v{version}.jinja"
+            self._cache[key] = Prompt(
+                family=family, version=version, source=path.read_text("utf-8"), path=path
+            )
+        return self._cache[key]
+
+    def __iter__(self) -> Iterator[Prompt]:
+        for family in self.families():
+            for version in self.versions(family):
+                yield self.get(f"{family}@v{version}")

@@ -1,0 +1,33 @@
+"""Model providers, named ``provider/model`` and found through one registry.
+
+Built-in providers register exactly as third-party ones do, and import their
+heavy library only when a model of theirs is first used.
+
+    local/...   llama.cpp in process (``local/smollm2``: the embedded model)
+    mock/...    scripted replies for tests and demos
+    anything else goes to litellm (openai/, anthropic/, ollama/, ...)
+"""
+
+from promptkit.providers import litellm_provider as _litellm_provider  # noqa: F401
+from promptkit.providers import local as _local  # noqa: F401
+from promptkit.providers import mock as _mock  # noqa: F401
+from promptkit.providers.base import (
+    Completion,
+    Provider,
+    Request,
+    get_provider,
+    provider_prefixes,
+    register_provider,
+)
+from promptkit.providers.mock import MockProvider, register_mock
+
+__all__ = [
+    "Completion",
+    "MockProvider",
+    "Provider",
+    "Request",
+    "get_provider",
+    "provider_prefixes",
+    "register_mock",
+    "register_provider",
+]

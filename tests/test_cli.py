@@ -1,0 +1,162 @@
+"""The CLI as users meet it: exit codes and one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write
+from tests.test_suite import BASE, make_project
+
+
+def test_help_imports_no_heavy_library() -> None:
+    code = (
+        "import sys; from promptkit.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('litellm', 'llama_cpp', 'torch', 'pandas') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout
+    assert "eval" in out.stdout and "render" in out.stdout
+
+
+def test_render_prints_messages(cli: Any, repo: Path) -> None:
+    code, out, _ = cli(
+        "render",
+        "sentiment@v2",
+        "--var",
+        "text=Ótimo produto",
+        "--prompts-dir",
+        str(repo / "prompts"),
+    )
+    assert code == 0
+    assert "--- system ---" in out and "Review: Ótimo produto" in out
+
+
+def test_render_with_suite_row_and_shots_as_json(cli: Any, repo: Path) -> None:
+    code, out, _ = cli(
+        "render",
+        "sentiment@v2",
+        "--suite",
+        str(repo / "evals" / "sentiment.yaml"),
+        "--row",
+        "3",
+        "--shots",
+        "4",
+        "--json",
+    )
+    assert code == 0
+    messages = json.loads(out)
+    assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * 4 + ["user"]
+    assert messages[-1]["content"].startswith("Review: Chegou antes do prazo")
+
+
+def test_prompts_lists_families(cli: Any, repo: Path) -> None:
+    code, out, _ = cli("prompts", "--prompts-dir", str(repo / "prompts"))
+    assert code == 0
+    assert "sentiment@v2" in out and "intent@v1" in out
+
+
+def test_eval_on_mock_prints_table(cli: Any, tmp_path: Path) -> None:
+    suite = make_project(tmp_path, BASE)
+    code, out, _ = cli("eval", str(suite), "--quiet")
+    assert code == 0
+    assert "cls@v2" in out and "label_accuracy" in out and "[0.000," in out
+    assert len(list((tmp_path / ".promptkit" / "runs").iterdir())) == 1
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (
+            lambda root: BASE.replace("prompts: [cls@v1, cls@v2, plain]", "prompts: [cls@v9]"),
+            "unknown version cls@v9 (available: cls@v1, cls@v2)",
+        ),
+        (lambda root: BASE + "colour: red\n", "unknown key 'colour'"),
+        (
+            lambda root: BASE.replace("reference: label", "reference: stars"),
+            "has no column 'stars'",
+        ),
+        (
+            lambda root: BASE.replace("mock/echo", "nosuchprovider/model"),
+            "unknown provider prefix 'nosuchprovider'",
+        ),
+        (
+            lambda root: BASE.replace("mock/echo", "local/missing/model.gguf"),
+            "GGUF model file not found",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    cli: Any, tmp_path: Path, setup: Any, expected: str
+) -> None:
+    suite = make_project(tmp_path, setup(tmp_path))
+    code, _, err = cli("eval", str(suite), "--quiet")
+    assert code == 2
+    assert expected in _one_line_error(err)
+
+
+def test_invalid_dataset_line_is_named(cli: Any, tmp_path: Path) -> None:
+    suite = make_project(tmp_path, BASE)
+    rows = tmp_path / "datasets" / "rows.jsonl"
+    lines = [json.dumps({"id": f"r{i}", "text": "t", "label": "pos"}) for i in range(20)]
+    lines[16] = '{"id": "x", "text": broken}'
+    rows.write_text("\n".join(lines))
+    code, _, err = cli("eval", str(suite))
+    assert code == 2
+    assert _one_line_error(err).startswith(f"promptkit: error: {rows}:17: invalid JSON")
+
+
+def test_undefined_template_variable(cli: Any, tmp_path: Path) -> None:
+    suite = make_project(
+        tmp_path, BASE.replace("prompts: [cls@v1, cls@v2, plain]", "prompts: [broken]")
+    )
+    write(
+        tmp_path / "prompts" / "broken" / "v1.jinja",
+        '{% message "user" %}\n{{ txet }}\n{% endmessage %}',
+    )
+    code, _, err = cli("eval", str(suite))
+    assert code == 2
+    assert "broken/v1.jinja:2: undefined variable: 'txet' is undefined" in _one_line_error(err)
+
+
+def test_debug_env_shows_traceback(tmp_path: Path) -> None:
+    suite = make_project(tmp_path, BASE + "colour: red\n")
+    env = {"PROMPTKIT_DEBUG": "1", "PATH": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "promptkit", "eval", str(suite)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert "Traceback" in done.stderr
+    assert done.returncode != 0
+
+
+def test_provider_errors_exit_3(cli: Any, tmp_path: Path) -> None:
+    from promptkit import ProviderError, register_mock
+
+    def down(request: object) -> str:
+        raise ProviderError("HTTP 503: overloaded")
+
+    register_mock("down", down)
+    suite = make_project(tmp_path, BASE.replace("mock/echo", "mock/down"))
+    code, _, err = cli("eval", str(suite), "--quiet")
+    assert code == 3
+    assert "failed at the provider" in err
+    code, _, _ = cli("eval", str(suite), "--quiet", "--allow-errors")
+    assert code == 0
