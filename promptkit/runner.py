@@ -17,7 +17,7 @@ from typing import Any
 from promptkit.errors import ProviderError
 from promptkit.parsers import Parser, make_parser
 from promptkit.plan import CasePlan, Planner
-from promptkit.providers import Completion, Provider, get_provider
+from promptkit.providers import Completion, Provider, Request, get_provider
 from promptkit.scorers import Case
 from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, load_run
 from promptkit.suite import Suite
@@ -84,12 +84,20 @@ class _Execution:
         self.progress = Progress(total=total)
         self.on_progress = on_progress
 
-    async def call(self, plan: CasePlan) -> Completion:
-        provider = self.providers[plan.variant.model.name]
-        async with self.limits[plan.variant.model.name]:
+    def _provider(self, model: str) -> Provider:
+        """The provider for ``model``; scorers may call models the suite does not list."""
+        if model not in self.providers:
+            provider = get_provider(model, {})
+            self.providers[model] = provider
+            self.limits[model] = asyncio.Semaphore(provider.default_concurrency)
+        return self.providers[model]
+
+    async def call(self, request: Request) -> Completion:
+        provider = self._provider(request.model)
+        async with self.limits[request.model]:
             try:
                 return await asyncio.wait_for(
-                    provider.complete(plan.request), timeout=self.suite.timeout
+                    provider.complete(request), timeout=self.suite.timeout
                 )
             except asyncio.TimeoutError:
                 raise ProviderError(
@@ -99,7 +107,7 @@ class _Execution:
     async def run_case(self, plan: CasePlan) -> None:
         row = self._base_row(plan)
         try:
-            completion = await self.call(plan)
+            completion = await self.call(plan.request)
         except ProviderError as exc:
             row["error"] = str(exc)
         except Exception as exc:  # a provider bug must not end the whole run
@@ -133,6 +141,14 @@ class _Execution:
     async def _score(self, plan: CasePlan, completion: Completion) -> dict[str, Any]:
         parsed = self.parsers[plan.variant.prompt.ref].parse(completion.text)
         expected = plan.row.data.get(self.suite.reference) if self.suite.reference else None
+        usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
+
+        async def call(request: Request) -> Completion:
+            answer = await self.call(request)
+            usage["scorer_tokens"] += answer.prompt_tokens + answer.completion_tokens
+            usage["scorer_cost"] += answer.cost or 0.0
+            return answer
+
         case = Case(
             output=parsed.value,
             raw=completion.text,
@@ -140,6 +156,7 @@ class _Execution:
             row=plan.row.data,
             completion=completion,
             parse_error=parsed.error,
+            call=call,
         )
         scores: dict[str, float] = {}
         labels: dict[str, str] = {}
@@ -166,6 +183,7 @@ class _Execution:
             "cost": completion.cost,
             "cached": completion.cached,
             "finish_reason": completion.finish_reason,
+            **usage,
         }
 
     def _count(self, row: dict[str, Any]) -> None:

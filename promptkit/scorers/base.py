@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkit.errors import SuiteError
-from promptkit.providers.base import Completion
+from promptkit.providers.base import Completion, Request
 
 __all__ = ["BoundScorer", "Case", "Score", "make_scorer", "registered_scorers", "scorer"]
 
@@ -32,6 +32,10 @@ class Case:
     row: Mapping[str, Any]
     completion: Completion | None = None
     parse_error: str | None = None
+    #: Sends a model request through the run's machinery (concurrency, timeout and,
+    #: where the runner has them, cache and retries) and counts its tokens and cost
+    #: on this case's row. An LLM judge calls models through it.
+    call: Callable[[Request], Awaitable[Completion]] | None = None
 
 
 ScorerResult = Score | float | bool
