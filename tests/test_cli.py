@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,7 +136,7 @@ def test_undefined_template_variable(cli: Any, tmp_path: Path) -> None:
 
 def test_debug_env_shows_traceback(tmp_path: Path) -> None:
     suite = make_project(tmp_path, BASE + "colour: red\n")
-    env = {"PROMPTKIT_DEBUG": "1", "PATH": ""}
+    env = {**os.environ, "PROMPTKIT_DEBUG": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "promptkit", "eval", str(suite)],
         capture_output=True,
