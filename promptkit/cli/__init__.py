@@ -24,6 +24,8 @@ COMMANDS = {
         "promptkit.cli.check_cmd",
         "Validate prompts and suites; refuse edits to released prompt versions.",
     ),
+    "runs": ("promptkit.cli.runs_cmd", "List stored runs with commit, suite and scores."),
+    "show": ("promptkit.cli.show_cmd", "Reprint a stored run's summary, comparison and gate."),
 }
 
 
