@@ -60,7 +60,7 @@ _OPTIONS = [
         "regression_rules",
         multiple=True,
         metavar="[METRIC=]MARGIN",
-        help="Gate rule: the paired 95%% interval of head - base must stay above -MARGIN "
+        help="Gate rule: the paired 95% interval of head - base must stay above -MARGIN "
         "(all metrics, or one; repeatable; implies --gate).",
     ),
     click.option(
