@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from promptkit import load_run
-from tests.conftest import write
+from tests.conftest import needs_local_model, write
 from tests.gitrepo import BETTER, V1, WORSE, commit_all, git, make_repo
 
 
@@ -223,3 +224,41 @@ def test_github_step_summary_is_appended(
     assert code == 0
     text = summary.read_text()
     assert text.startswith("earlier step\n## promptkit · s — ✅ gate passed")
+
+
+@pytest.mark.slow
+@needs_local_model
+def test_base_versions_on_the_real_model_answer_as_main_did(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Path
+) -> None:
+    """The base variant sends main's exact requests, so at temperature 0 it gets main's
+    answers: what makes a shared response cache answer it without a model call."""
+    make_repo(tmp_path, monkeypatch)
+    shutil.copy(repo / "datasets" / "sentiment.jsonl", tmp_path / "datasets")
+    write(
+        tmp_path / "prompts" / "sentiment" / "v1.jinja",
+        (repo / "prompts" / "sentiment" / "v1.jinja").read_text(),
+    )
+    write(
+        tmp_path / "evals" / "real.yaml",
+        "dataset: {path: ../datasets/sentiment.jsonl, id: id}\ninputs: [text]\n"
+        "reference: label\nprompts: [sentiment]\nmodels: [local/smollm2]\n"
+        "scorers: [label_accuracy]\nlimit: 4\n",
+    )
+    commit_all(tmp_path, "sentiment@v1")
+    code, out, _ = cli("eval", "evals/real.yaml", "--quiet")
+    assert code == 0
+    main_frame = load_run(_run(tmp_path, out))
+
+    v2 = (repo / "prompts" / "sentiment" / "v2.jinja").read_text()
+    write(tmp_path / "prompts" / "sentiment" / "v2.jinja", v2)
+    code, out, err = cli("eval", "evals/real.yaml", "--quiet", "--baseline", "main")
+    assert code == 0, err
+    frame = load_run(_run(tmp_path, out))
+    base = frame[frame["prompt"].str.startswith("sentiment@v1 (base ")]
+    head = frame[frame["prompt"] == "sentiment@v2"]
+    assert len(base) == len(head) == 4
+    assert base.set_index("row_id")["output"].to_dict() == (
+        main_frame.set_index("row_id")["output"].to_dict()
+    )
+    assert base["prompt_hash"].unique().tolist() == main_frame["prompt_hash"].unique().tolist()
