@@ -11,6 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptkit.api import evaluate, render_prompt
+    from promptkit.baseline import (
+        RunOutcome,
+        load_outcome,
+        run_baseline,
+        save_baseline_file,
+        with_git_baseline,
+    )
+    from promptkit.check import CheckReport, check_project
     from promptkit.datasets import Dataset, Row, load_dataset
     from promptkit.errors import (
         BadInput,
@@ -22,6 +30,8 @@ if TYPE_CHECKING:
         ProviderError,
         SuiteError,
     )
+    from promptkit.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
+    from promptkit.history import RunRecord, list_runs
     from promptkit.parsers import Parsed, make_parser
     from promptkit.prompts import Message, Prompt, PromptLibrary
     from promptkit.providers import (
@@ -33,6 +43,8 @@ if TYPE_CHECKING:
         register_mock,
         register_provider,
     )
+    from promptkit.report.junit import write_junit
+    from promptkit.report.markdown import render_markdown
     from promptkit.runner import RunResult, run_suite, run_suite_async
     from promptkit.scorers import Case, Score, scorer
     from promptkit.stats import Estimate, mean_interval
@@ -43,6 +55,13 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
+    "RunOutcome": "promptkit.baseline",
+    "load_outcome": "promptkit.baseline",
+    "run_baseline": "promptkit.baseline",
+    "save_baseline_file": "promptkit.baseline",
+    "with_git_baseline": "promptkit.baseline",
+    "CheckReport": "promptkit.check",
+    "check_project": "promptkit.check",
     "Dataset": "promptkit.datasets",
     "Row": "promptkit.datasets",
     "load_dataset": "promptkit.datasets",
@@ -54,6 +73,13 @@ _EXPORTS = {
     "ProviderConfigError": "promptkit.errors",
     "ProviderError": "promptkit.errors",
     "SuiteError": "promptkit.errors",
+    "GateResult": "promptkit.gate",
+    "GateSpec": "promptkit.gate",
+    "gate_spec": "promptkit.gate",
+    "judge": "promptkit.gate",
+    "suite_gate": "promptkit.gate",
+    "RunRecord": "promptkit.history",
+    "list_runs": "promptkit.history",
     "Parsed": "promptkit.parsers",
     "make_parser": "promptkit.parsers",
     "Message": "promptkit.prompts",
@@ -66,6 +92,8 @@ _EXPORTS = {
     "get_provider": "promptkit.providers",
     "register_mock": "promptkit.providers",
     "register_provider": "promptkit.providers",
+    "write_junit": "promptkit.report.junit",
+    "render_markdown": "promptkit.report.markdown",
     "RunResult": "promptkit.runner",
     "run_suite": "promptkit.runner",
     "run_suite_async": "promptkit.runner",

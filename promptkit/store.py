@@ -97,6 +97,8 @@ class RunStore:
         writer.write_json("meta.json", self._meta(suite, run_id))
         for prompt in suite.prompts:
             target = folder / "prompts" / prompt.family / f"v{prompt.version}.jinja"
+            if target.exists():  # a baseline read from git may share the version number
+                target = target.with_name(f"v{prompt.version}.{prompt.hash}.jinja")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(prompt.source, "utf-8")
         return writer

@@ -43,6 +43,7 @@ SUITE_KEYS = {
     "timeout": "seconds allowed per request",
     "limit": "score only the first N rows",
     "prompts_dir": "folder of prompt families (default: nearest prompts/ above the suite)",
+    "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.gate)",
 }
 SHOT_KEYS = ("k", "strategy", "seed", "token_budget")
 MODEL_OPTION_KEYS_RESERVED = ("name",)

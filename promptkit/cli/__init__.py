@@ -20,6 +20,12 @@ COMMANDS = {
     "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
+    "check": (
+        "promptkit.cli.check_cmd",
+        "Validate prompts and suites; refuse edits to released prompt versions.",
+    ),
+    "runs": ("promptkit.cli.runs_cmd", "List stored runs with commit, suite and scores."),
+    "show": ("promptkit.cli.show_cmd", "Reprint a stored run's summary, comparison and gate."),
 }
 
 
@@ -44,7 +50,8 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """promptkit: versioned prompts, measured on any model.
 
-    Exit codes: 0 ok, 1 gate failed, 2 bad input, 3 provider errors, 4 internal error.
+    Exit codes: 0 ok (gate passed), 1 gate or check failed, 2 bad input,
+    3 provider errors, 4 internal error.
     Set PROMPTKIT_DEBUG=1 to see tracebacks.
     """
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from promptkit.cli.ci_options import CiRun, ci_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 @click.option("--concurrency", type=int, help="Requests in flight per model.")
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@ci_options
 def command(
     suite: str,
     models: tuple[str, ...],
@@ -39,8 +42,14 @@ def command(
     concurrency: int | None,
     allow_errors: bool,
     quiet: bool,
+    **ci: Any,
 ) -> int:
-    """Run every variant of SUITE (prompt version x model x shots) and print the scores."""
+    """Run every variant of SUITE (prompt version x model x shots) and print the scores.
+
+    \b
+    Exit codes: 0 passed, 1 gate failed (--gate), 2 bad input,
+    3 provider errors (some cases failed; --allow-errors relaxes this).
+    """
     from rich.console import Console
 
     from promptkit.api import evaluate
@@ -49,11 +58,10 @@ def command(
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
+    run = CiRun.prepare(suite, models=models, prompts=prompts, **ci)
     with _progress_display(console, quiet) as on_progress:
         result = evaluate(
-            suite,
-            models=models,
-            prompts=prompts,
+            run.suite,
             limit=limit,
             concurrency=concurrency,
             on_progress=on_progress,
@@ -63,6 +71,7 @@ def command(
     console.print(
         f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
     )
+    run.report(result, console)
     if result.errors and not allow_errors:
         click.echo(
             f"promptkit: {result.errors} case(s) failed at the provider; see the error column "
@@ -70,6 +79,7 @@ def command(
             err=True,
         )
         return 3
+    run.enforce()
     return 0
 
 

@@ -1,0 +1,70 @@
+"""``promptkit show``: reprint a stored run's summary, comparison and gate verdict."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("show")
+@click.argument("run", required=False)
+@click.option("--root", default=".promptkit/runs", show_default=True, help="Folder of runs.")
+@click.option(
+    "--markdown", type=click.Path(dir_okay=False), metavar="FILE", help="Write a Markdown summary."
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False), metavar="FILE", help="Write the JUnit XML."
+)
+@click.option(
+    "--save-baseline",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write the run's per-row scores as a baseline file to commit.",
+)
+def command(
+    run: str | None, root: str, markdown: str | None, junit: str | None, save_baseline: str | None
+) -> int:
+    """Reprint RUN (an id, a unique prefix or a folder; default: the latest run)."""
+    from rich.console import Console
+
+    from promptkit.baseline import load_outcome, save_baseline_file
+    from promptkit.gate import load_gate_result
+    from promptkit.report.gate_terminal import baseline_table, gate_table
+    from promptkit.report.terminal import summary_table
+
+    outcome = load_outcome(run, root=root)
+    gate = load_gate_result(outcome.path)
+    console = Console() if Console().is_terminal else Console(width=200)
+    console.print(_header(outcome.meta, outcome.run_id))
+    console.print(summary_table(outcome.summaries + outcome.base_summaries, outcome.metrics))
+    table = baseline_table(outcome)
+    if table is not None:
+        console.print(table)
+    if gate is not None:
+        console.print(gate_table(gate))
+    if markdown:
+        from pathlib import Path
+
+        from promptkit.report.markdown import render_markdown
+
+        Path(markdown).write_text(render_markdown(outcome, gate), "utf-8")
+    if junit:
+        from promptkit.report.junit import write_junit
+
+        write_junit(outcome, junit, gate)
+    if save_baseline:
+        click.echo(f"baseline file: {save_baseline_file(outcome.path, save_baseline, root=root)}")
+    return 0
+
+
+def _header(meta: dict[str, object], run_id: str) -> str:
+    git = meta.get("git") or {}
+    assert isinstance(git, dict)
+    commit = str(git.get("commit") or "no commit")[:7]
+    dirty = " (uncommitted changes)" if git.get("dirty") else ""
+    prompts = meta.get("prompts") or {}
+    assert isinstance(prompts, dict)
+    hashes = ", ".join(f"{ref} {info.get('hash')}" for ref, info in prompts.items())
+    return (
+        f"run {run_id}  suite {meta.get('suite')}  created {meta.get('created')}\n"
+        f"git {commit}{dirty}\nprompts {hashes}"
+    )

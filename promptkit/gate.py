@@ -1,0 +1,276 @@
+"""The gate: rules on a run's figures -> pass or fail, with the figures that decided.
+
+Rules are data, in the suite or on the command line::
+
+    gate:
+      min: {label_accuracy: 0.8}     # each variant's mean must reach this
+      max_regression: 0.02           # every metric (or {metric: margin}): non-inferiority
+
+``min`` is judged on each variant's mean. ``max_regression`` is judged on the
+*paired* 95% interval of ``head - base`` over the rows both scored: the rule
+fails when the interval's lower bound is below ``-margin``, so a prompt must
+show it is not worse by more than the margin, not merely look no worse. With
+few rows that interval is wide; choose the margin (or the dataset size) so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+
+from promptkit.baseline import RunOutcome
+from promptkit.errors import GateFailed, SuiteError
+
+if TYPE_CHECKING:
+    from promptkit.suite import Suite
+
+__all__ = [
+    "GATE_KEYS",
+    "GateResult",
+    "GateSpec",
+    "RuleResult",
+    "gate_spec",
+    "judge",
+    "load_gate_result",
+    "save_gate_result",
+    "suite_gate",
+]
+
+GATE_FILE = "gate.json"
+
+GATE_KEYS = {
+    "min": "{metric: value}: each variant's mean must be at least value",
+    "max_regression": "a margin for every metric, or {metric: margin}: the lower bound of the "
+    "paired 95% interval of head - base must stay above -margin",
+}
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    min: Mapping[str, float] = field(default_factory=dict)
+    max_regression: Mapping[str, float] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.min or self.max_regression)
+
+    def merged(self, other: GateSpec) -> GateSpec:
+        """These rules with ``other``'s on top (command-line flags over the suite)."""
+        return GateSpec(
+            min={**self.min, **other.min},
+            max_regression={**self.max_regression, **other.max_regression},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min": dict(self.min), "max_regression": dict(self.max_regression)}
+
+
+def gate_spec(
+    data: Any,
+    metrics: Sequence[str],
+    *,
+    path: str | Path | None = None,
+    lines: Mapping[str, int] | None = None,
+) -> GateSpec:
+    """Validate a ``gate:`` mapping (or flags parsed to one) against the suite's metrics.
+
+    ``lines`` maps ``""`` (the gate key) and each gate key to its line in the file.
+    """
+    if data is None:
+        return GateSpec()
+    where = dict(lines or {})
+
+    def error(message: str, hint: str, key: str = "") -> SuiteError:
+        return SuiteError(message, path=path, line=where.get(key, where.get("")), hint=hint)
+
+    if not isinstance(data, Mapping):
+        raise error("'gate' must be a mapping", "gate: {min: {metric: 0.8}, max_regression: 0.02}")
+    for key in data:
+        if key not in GATE_KEYS:
+            known = f"known keys: {', '.join(GATE_KEYS)}"
+            raise error(f"unknown gate key {key!r}", known, str(key))
+    minimum = _per_metric(data.get("min"), metrics, "min", error)
+    margin = data.get("max_regression")
+    if _is_number(margin):
+        margin = {"*": margin}
+    if isinstance(margin, Mapping) and "*" in margin:  # one margin for every metric
+        named = {k: v for k, v in margin.items() if k != "*"}
+        margin = {**dict.fromkeys(metrics, margin["*"]), **named}
+    regression = _per_metric(margin, metrics, "max_regression", error)
+    return GateSpec(min=minimum, max_regression=regression)
+
+
+def suite_gate(suite: Suite) -> GateSpec:
+    """The ``gate:`` rules of a loaded suite, validated against its metrics."""
+    if "gate" not in suite.raw:
+        return GateSpec()
+    metrics = [s.metric for s in suite.scorers]
+    lines = _gate_lines(Path(suite.path))
+    return gate_spec(suite.raw["gate"], metrics, path=suite.path, lines=lines)
+
+
+def _gate_lines(path: Path) -> dict[str, int]:
+    """Line numbers of the ``gate`` key ("") and of each key inside it."""
+    try:
+        node = yaml.compose(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    for key, value in node.value:
+        if key.value == "gate":
+            lines = {"": key.start_mark.line + 1}
+            if isinstance(value, yaml.MappingNode):
+                lines |= {str(k.value): k.start_mark.line + 1 for k, _ in value.value}
+            return lines
+    return {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _per_metric(value: Any, metrics: Sequence[str], key: str, error: Any) -> dict[str, float]:
+    """``{metric: number}`` with known metrics and numbers from 0 to 1 (scores' range)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise error(f"gate {key!r} must map metrics to numbers", f"{key}: {GATE_KEYS[key]}", key)
+    rules = {}
+    for metric, number in value.items():
+        if metric not in metrics:
+            known = ", ".join(metrics) or "none"
+            raise error(f"gate {key!r} names unknown metric {metric!r}", f"metrics: {known}", key)
+        if not _is_number(number) or not 0 <= number <= 1:
+            raise error(f"gate {key}.{metric} must be a number from 0 to 1", GATE_KEYS[key], key)
+        rules[str(metric)] = float(number)
+    return rules
+
+
+Status = Literal["pass", "fail", "skip"]
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str  # e.g. "min label_accuracy 0.8"
+    variant: str
+    status: Status
+    figures: str  # the numbers that decided, in words
+
+    def __str__(self) -> str:
+        return f"{self.status.upper()} {self.rule}: {self.variant}: {self.figures}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    rules: list[RuleResult]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.rules if r.status == "fail"]
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`GateFailed` (exit code 1) naming the first failed rule."""
+        failures = self.failures
+        if not failures:
+            return
+        first = failures[0]
+        more = f" (and {_rules(len(failures) - 1)} more)" if len(failures) > 1 else ""
+        raise GateFailed(f"gate failed: {first.rule}: {first.variant}: {first.figures}{more}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
+        return cls([RuleResult(**rule) for rule in data.get("rules", [])])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "rules": [
+                {"rule": r.rule, "variant": r.variant, "status": r.status, "figures": r.figures}
+                for r in self.rules
+            ],
+        }
+
+
+def _rules(count: int) -> str:
+    return f"{count} rule" if count == 1 else f"{count} rules"
+
+
+def save_gate_result(folder: Path, spec: GateSpec, result: GateResult) -> None:
+    """Record the rules and the verdict in the run folder, for ``promptkit show``."""
+    data = {"spec": spec.to_dict(), **result.to_dict()}
+    (folder / GATE_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def load_gate_result(folder: Path) -> GateResult | None:
+    path = folder / GATE_FILE
+    if not path.is_file():
+        return None
+    return GateResult.from_dict(json.loads(path.read_text("utf-8")))
+
+
+def judge(spec: GateSpec, outcome: RunOutcome) -> GateResult:
+    """Every rule of ``spec`` on every variant under test of ``outcome``."""
+    rules = [
+        _minimum(metric, threshold, summary)
+        for metric, threshold in spec.min.items()
+        for summary in outcome.head
+    ]
+    for metric, margin in spec.max_regression.items():
+        rules += _regressions(metric, margin, outcome)
+    return GateResult(rules)
+
+
+def _minimum(metric: str, threshold: float, summary: Any) -> RuleResult:
+    rule = f"min {metric} {threshold:g}"
+    estimate = summary.scores.get(metric)
+    if estimate is None or estimate.n == 0:
+        return RuleResult(rule, summary.variant, "fail", f"{metric} has no scored rows")
+    ok = estimate.mean >= threshold
+    sign = ">=" if ok else "<"
+    return RuleResult(
+        rule,
+        summary.variant,
+        "pass" if ok else "fail",
+        f"{metric} {estimate} (mean {sign} {threshold:g})",
+    )
+
+
+def _regressions(metric: str, margin: float, outcome: RunOutcome) -> list[RuleResult]:
+    rule = f"max_regression {metric} {margin:g}"
+    if outcome.link is None:
+        return [
+            RuleResult(rule, s.variant, "skip", "no baseline (pass --baseline or --baseline-run)")
+            for s in outcome.head
+        ]
+    results = []
+    for result in outcome.pairs:
+        pair = result.pair
+        if pair.base is None:
+            results.append(RuleResult(rule, pair.head, "skip", pair.note))
+            continue
+        if result.comparison is None:
+            results.append(RuleResult(rule, pair.head, "pass", f"{pair.note}: same rows"))
+            continue
+        found = next((m for m in result.comparison.metrics if m.metric == metric), None)
+        diff = found.difference if found else None
+        if found is None or diff is None or diff.n == 0:
+            figures = f"no rows scored by both this variant and {pair.base}"
+            results.append(RuleResult(rule, pair.head, "fail", figures))
+            continue
+        ok = diff.low >= -margin
+        figures = (
+            f"{metric} {found.b_mean:.3f} vs {found.a_mean:.3f} for {pair.base}: difference "
+            f"{diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}] on {diff.n} rows, lower bound "
+            f"{'>=' if ok else '<'} -{margin:g}"
+        )
+        results.append(RuleResult(rule, pair.head, "pass" if ok else "fail", figures))
+    return results
