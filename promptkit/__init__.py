@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from promptkit.advise import Advice, advise_run
     from promptkit.api import evaluate, render_prompt
     from promptkit.datasets import Dataset, Row, load_dataset
     from promptkit.errors import (
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         ProviderError,
         SuiteError,
     )
+    from promptkit.export import FinetuneReport, check_finetune, export_finetune
     from promptkit.parsers import Parsed, make_parser
     from promptkit.prompts import Message, Prompt, PromptLibrary
     from promptkit.providers import (
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from promptkit.summary import VariantSummary, summarize
 
 _EXPORTS = {
+    "Advice": "promptkit.advise",
+    "advise_run": "promptkit.advise",
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
     "Dataset": "promptkit.datasets",
@@ -54,6 +58,9 @@ _EXPORTS = {
     "ProviderConfigError": "promptkit.errors",
     "ProviderError": "promptkit.errors",
     "SuiteError": "promptkit.errors",
+    "FinetuneReport": "promptkit.export",
+    "check_finetune": "promptkit.export",
+    "export_finetune": "promptkit.export",
     "Parsed": "promptkit.parsers",
     "make_parser": "promptkit.parsers",
     "Message": "promptkit.prompts",

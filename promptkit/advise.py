@@ -2,7 +2,7 @@
 
     measure_run(run)        a run's scores, tokens per call and shots curve
     decide(AdviceInputs)    pure arithmetic and the decision; no I/O, easy to test
-    advise(run, ...)        both, with prices from litellm's price map unless given
+    advise_run(run, ...)        both, with prices from litellm's price map unless given
 
 The rules, in the order they are tried (a labelled example is one row of the
 suite's example pool that is not also an evaluation row):
@@ -51,7 +51,7 @@ __all__ = [
     "StepAdvice",
     "VariantAdvice",
     "VariantFigures",
-    "advise",
+    "advise_run",
     "decide",
     "finetuned_prices",
     "measure_run",
@@ -908,7 +908,7 @@ TRAINING_PRICE_UNKNOWN = (
 )
 
 
-def advise(
+def advise_run(
     run: str | Path | None = None,
     *,
     metric: str | None = None,

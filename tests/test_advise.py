@@ -16,7 +16,7 @@ from promptkit.advise import (
     Prices,
     ShotStep,
     VariantFigures,
-    advise,
+    advise_run,
     decide,
     finetuned_prices,
     model_prices,
@@ -233,7 +233,7 @@ def run(tmp_path: Path) -> str:
 
 
 def test_advise_on_a_run(run: str) -> None:
-    advice = advise(
+    advice = advise_run(
         run,
         target=0.9,
         volume=10_000,
@@ -306,7 +306,7 @@ def test_runs_written_by_hand_are_read(tmp_path: Path) -> None:
         for i in range(10)
     ]
     write(folder / "journal.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    advice = advise("r1", volume=1000, root=tmp_path / ".promptkit" / "runs")
+    advice = advise_run("r1", volume=1000, root=tmp_path / ".promptkit" / "runs")
     assert advice.labelled == 0
     assert any("no example pool" in n for n in advice.notes)
     assert [v.figures.score.mean for v in advice.variants] == [0.5, 0.8]

@@ -1,12 +1,14 @@
 import promptkit
 
 EXPECTED = [
+    "Advice",
     "BadInput",
     "Case",
     "Completion",
     "Dataset",
     "DatasetError",
     "Estimate",
+    "FinetuneReport",
     "GateFailed",
     "Message",
     "MockProvider",
@@ -26,7 +28,10 @@ EXPECTED = [
     "SuiteError",
     "Variant",
     "VariantSummary",
+    "advise_run",
+    "check_finetune",
     "evaluate",
+    "export_finetune",
     "get_provider",
     "load_dataset",
     "load_run",

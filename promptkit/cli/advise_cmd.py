@@ -59,10 +59,10 @@ def command(
     """Recommend what to do next from RUN's measurements (default: the latest run)."""
     from rich.console import Console
 
-    from promptkit.advise import PriceOptions, advise
+    from promptkit.advise import PriceOptions, advise_run
     from promptkit.report.advice import advice_report
 
-    advice = advise(
+    advice = advise_run(
         run,
         metric=metric,
         volume=volume,
