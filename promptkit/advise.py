@@ -239,10 +239,13 @@ def decide(inputs: AdviceInputs) -> Advice:
         reaching = [r for r in rows if r.figures.score.mean >= top.figures.score.low]
     chosen = min(reaching, key=_cheapness(reaching)) if reaching else None
     curve = [_step_advice(inputs, s, rows) for s in inputs.steps]
+    few = _best_few_shot(rows)
     # Shot advice is about a prompt that reads examples: the chosen one, else the best such.
-    focus = chosen or _best_few_shot(rows) or top
+    focus = chosen or few or top
     group = [c for c in curve if _same_group(c.step, focus.figures)]
-    finetune = _finetune(inputs, rows, focus)
+    # Fine-tuning would replace shots: those of the chosen variant, else the best few-shot.
+    replaced = chosen if chosen is not None and chosen.figures.shots > 0 else few or focus
+    finetune = _finetune(inputs, rows, replaced)
     notes = _notes(inputs, rows, finetune)
     if chosen is None:
         action, recommendation, rule = _unreachable(inputs, top, focus, group)
@@ -530,14 +533,15 @@ def _reached(
     paid_in = ft.pays_back_within
     labelled = inputs.labelled
     enough = labelled >= FINETUNE_MIN_EXAMPLES
-    if enough and paid_in is not None and paid_in <= inputs.payback_months:
+    pays = paid_in is not None and paid_in <= inputs.payback_months
+    if enough and c.shots > 0 and pays:
         return (
             "fine-tune",
             f"fine-tune {c.model} on the {labelled} labelled examples and serve it zero-shot "
             f"in place of {ft.baseline}",
             f"fine-tuning pays back: {usd(ft.training_cost)} one-off / "
             f"{usd(ft.saving_per_call)} saved per call = {ft.break_even_calls:,.0f} calls, "
-            f"{months(paid_in)} months at {inputs.volume:,.0f} calls/month "
+            f"{months(ft.break_even_months)} months at {inputs.volume:,.0f} calls/month "
             f"(<= {inputs.payback_months:g}), with {labelled} labelled examples.",
         )
     t = top.figures

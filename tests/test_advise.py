@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from promptkit import Completion, Request, evaluate, register_mock
+from promptkit import Completion, Request, evaluate, load_run, register_mock
 from promptkit.advise import (
+    ACTIONS,
     AdviceInputs,
     PriceOptions,
     Prices,
@@ -22,7 +23,7 @@ from promptkit.advise import (
     model_prices,
 )
 from promptkit.stats import Estimate, PairedDifference
-from tests.conftest import write
+from tests.conftest import needs_local_model, write
 from tests.test_suite import BASE, make_project
 
 M = 1e-6  # one dollar per million tokens, in dollars per token
@@ -146,6 +147,15 @@ def test_cheaper_variant_reaching_the_target_removes_shots() -> None:
     # once k=0 clears the target, the extra shots no longer pay
     assert advice.curve[0].pays is False
     assert advice.stop_paying_after == 0
+
+
+def test_zero_shot_choice_shows_fine_tuning_against_the_best_few_shot_but_never_picks_it() -> None:
+    advice = decide(inputs(target=0.60))  # large pool, high volume, but k=0 already suffices
+    assert advice.chosen == ZERO.variant
+    assert advice.finetune is not None and advice.finetune.baseline == EIGHT.variant
+    assert advice.finetune.shot_tokens_saved == 800
+    assert advice.finetune.break_even_calls == pytest.approx(2.64 / 680e-6)
+    assert advice.action == "remove-shots"
 
 
 def test_target_unreachable() -> None:
@@ -320,3 +330,26 @@ def test_runs_written_by_hand_are_read(tmp_path: Path) -> None:
     assert advice.target is None and advice.chosen == "q@v1 | openai/gpt-4o-mini | k=0"
     assert advice.action == "remove-shots"
     assert "the best score (within its 95% interval)" in advice.rule
+
+
+@pytest.mark.slow
+@needs_local_model
+def test_advise_on_a_real_local_model_run(repo: Path) -> None:
+    """Token counts measured by llama.cpp, not scripted: the arithmetic must follow them."""
+    result = evaluate(repo / "evals" / "sentiment.yaml", prompts=["sentiment@v2"], limit=4)
+    frame = load_run(result.run_id)
+    advice = advise_run(
+        result.run_id, target=0.5, volume=50_000, prices=PriceOptions(input=0.15, output=0.6)
+    )
+    zero, four = advice.variants
+    measured = frame.groupby("shots")["prompt_tokens"].mean()
+    assert zero.figures.prompt_tokens == pytest.approx(measured[0])
+    assert four.figures.prompt_tokens == pytest.approx(measured[4])
+    assert four.figures.shots == 4
+    assert four.cost_per_call == pytest.approx(
+        four.figures.prompt_tokens * 0.15e-6 + four.figures.completion_tokens * 0.6e-6
+    )
+    assert advice.labelled == 16  # the sentiment pool shares nothing with its rows
+    assert advice.finetune is not None
+    assert advice.finetune.shot_tokens_saved == pytest.approx(measured[4] - measured[0])
+    assert advice.action in ACTIONS and advice.rule.endswith(".")
