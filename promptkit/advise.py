@@ -197,6 +197,7 @@ class Advice:
     variants: list[VariantAdvice]
     curve: list[StepAdvice]
     stop_paying_after: float | None  # shots after which extra examples stopped paying
+    curve_note: str  # where extra examples stop paying: marginal score vs marginal cost
     finetune: FineTuneFigures | None
     notes: list[str]
     run: str | None = None  # the run the figures came from
@@ -265,6 +266,7 @@ def decide(inputs: AdviceInputs) -> Advice:
         variants=rows,
         curve=curve,
         stop_paying_after=_stop_paying_after(group),
+        curve_note=_curve_note(group, inputs.volume),
         finetune=finetune,
         notes=notes,
     )
@@ -353,6 +355,28 @@ def _stop_paying_after(group: Sequence[StepAdvice]) -> float | None:
     ordered = sorted(group, key=lambda s: s.step.k_from)
     paying = [s for s in ordered if s.pays]
     return paying[-1].step.k_to if paying else ordered[0].step.k_from
+
+
+def _curve_note(group: Sequence[StepAdvice], volume: float | None) -> str:
+    if not group:
+        return "no shots sweep for this prompt and model: run several k to see the curve"
+    ordered = sorted(group, key=lambda s: s.step.k_from)
+    where = f"{ordered[0].step.prompt} on {ordered[0].step.model}"
+    after = _stop_paying_after(ordered)
+    beyond = [s for s in ordered if s.step.k_from >= (after or 0) and not s.pays]
+    if not beyond:
+        return f"{where}: every extra example still paid up to k={ordered[-1].step.k_to:g}"
+    s = beyond[0]
+    shots = s.step.k_to - s.step.k_from
+    cost = ""
+    if s.extra_cost_per_call is not None:
+        cost = f" for {usd(s.extra_cost_per_call / shots)} more per call"
+        if volume is not None:
+            cost += f" ({usd(s.extra_cost_per_call / shots * volume)}/month)"
+    return (
+        f"{where}: extra examples stop paying after k={after:g}; k={s.step.k_from:g}->"
+        f"{s.step.k_to:g} gains {s.gain_per_shot:+.4f} per extra shot{cost}, and {s.why}"
+    )
 
 
 def _rising(group: Sequence[StepAdvice]) -> StepAdvice | None:

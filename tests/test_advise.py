@@ -147,6 +147,10 @@ def test_cheaper_variant_reaching_the_target_removes_shots() -> None:
     # once k=0 clears the target, the extra shots no longer pay
     assert advice.curve[0].pays is False
     assert advice.stop_paying_after == 0
+    assert advice.curve_note == (
+        "p@v1 on api/m: extra examples stop paying after k=0; k=0->8 gains +0.0250 per extra "
+        "shot for $0.000100 more per call ($100.00/month), and k=0 already clears the target"
+    )
 
 
 def test_zero_shot_choice_shows_fine_tuning_against_the_best_few_shot_but_never_picks_it() -> None:
@@ -170,6 +174,7 @@ def test_target_unreachable() -> None:
     rising = decide(inputs(target=0.99, labelled=16))
     assert rising.action == "add-shots"
     assert rising.stop_paying_after == 8
+    assert rising.curve_note == "p@v1 on api/m: every extra example still paid up to k=8"
 
 
 def test_local_model_costs_zero_and_never_pays_back() -> None:

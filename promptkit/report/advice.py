@@ -17,6 +17,7 @@ def advice_report(advice: Advice) -> Group:
     parts: list[RenderableType] = [Text(_heading(advice), style="bold"), _variants(advice)]
     if advice.curve:
         parts.append(_curve(advice.curve, advice.volume))
+    parts.append(Text.assemble(("Shots: ", "bold"), advice.curve_note))
     if advice.finetune is not None:
         parts.append(_finetune(advice.finetune, advice))
     parts.append(
