@@ -31,8 +31,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptkit.compare import variant_scores
+from promptkit.datasets import Dataset, load_dataset
 from promptkit.errors import BadInput
-from promptkit.stats import Estimate, PairedDifference, paired_difference
+from promptkit.shots import ShotSelector, ShotSettings
+from promptkit.stats import Estimate, PairedDifference, mean_interval, paired_difference
 from promptkit.store import DEFAULT_ROOT, RunStore, load_run
 
 if TYPE_CHECKING:
@@ -737,9 +740,6 @@ def _metric(meta: Mapping[str, Any], frame: pd.DataFrame, metric: str | None, fo
 
 
 def _figures(frame: pd.DataFrame, ok: pd.DataFrame, variant: str, metric: str) -> VariantFigures:
-    from promptkit.compare import variant_scores
-    from promptkit.stats import mean_interval
-
     rows = frame[frame["variant"] == variant]
     good = ok[ok["variant"] == variant]
     scores = variant_scores(frame, variant, metric)
@@ -764,8 +764,6 @@ def _mean(frame: pd.DataFrame, column: str) -> float:
 
 def _steps(frame: pd.DataFrame, variants: Sequence[VariantFigures], metric: str) -> list[ShotStep]:
     """Consecutive shot counts of each prompt and model, paired on their shared rows."""
-    from promptkit.compare import variant_scores
-
     groups: dict[tuple[str, str], list[VariantFigures]] = {}
     for v in variants:
         groups.setdefault((v.prompt, v.model), []).append(v)
@@ -784,27 +782,18 @@ def _steps(frame: pd.DataFrame, variants: Sequence[VariantFigures], metric: str)
 
 
 def _usable_pool(meta: Mapping[str, Any]) -> tuple[int | None, str | None]:
-    """Pool rows that are not evaluation rows (same rule as the shot selector)."""
-    from promptkit.datasets import load_dataset
-    from promptkit.shots import ShotSelector, ShotSettings
-
+    """Pool rows that are not evaluation rows (the shot selector's rule), from the run's
+    resolved suite; paths in it are relative to the suite file."""
     raw = meta.get("resolved_suite") or {}
     if "examples" not in raw:
         return 0, "the suite has no example pool: pass --labelled with the examples you have"
     base = Path(str(meta.get("suite_path") or ".")).parent
     inputs = raw.get("inputs") or []
-    columns = (
-        list(inputs.values())
-        if isinstance(inputs, dict)
-        else list([inputs] if isinstance(inputs, str) else inputs)
-    )
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    columns = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
     try:
-        pool = load_dataset(
-            base / _spec(raw["examples"])["path"], id_column=_spec(raw["examples"]).get("id")
-        )
-        rows = load_dataset(
-            base / _spec(raw["dataset"])["path"], id_column=_spec(raw["dataset"]).get("id")
-        )
+        pool, rows = _dataset(base, raw["examples"]), _dataset(base, raw["dataset"])
     except (BadInput, KeyError, TypeError) as exc:
         return None, f"could not read the suite's example pool ({exc}): pass --labelled"
     selector = ShotSelector(
@@ -813,8 +802,9 @@ def _usable_pool(meta: Mapping[str, Any]) -> tuple[int | None, str | None]:
     return len(selector.pool), None
 
 
-def _spec(value: Any) -> dict[str, Any]:
-    return {"path": value} if isinstance(value, str) else dict(value)
+def _dataset(base: Path, spec: Any) -> Dataset:
+    spec = {"path": spec} if isinstance(spec, str) else dict(spec)
+    return load_dataset(base / str(spec["path"]), id_column=spec.get("id"))
 
 
 # -- prices -----------------------------------------------------------------------------

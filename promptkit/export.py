@@ -50,6 +50,8 @@ __all__ = [
     "export_finetune",
     "finetune_rows",
     "token_counter",
+    "usable_pool",
+    "validation_path",
 ]
 
 FORMATS = ("chat", "completion")
