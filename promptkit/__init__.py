@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from promptkit.advise import Advice, advise_run
     from promptkit.api import evaluate, render_prompt
     from promptkit.baseline import (
         RunOutcome,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         ProviderError,
         SuiteError,
     )
+    from promptkit.export import FinetuneReport, check_finetune, export_finetune
     from promptkit.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
     from promptkit.history import RunRecord, list_runs
     from promptkit.parsers import Parsed, make_parser
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
     from promptkit.summary import VariantSummary, summarize
 
 _EXPORTS = {
+    "Advice": "promptkit.advise",
+    "advise_run": "promptkit.advise",
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
     "RunOutcome": "promptkit.baseline",
@@ -80,6 +84,9 @@ _EXPORTS = {
     "suite_gate": "promptkit.gate",
     "RunRecord": "promptkit.history",
     "list_runs": "promptkit.history",
+    "FinetuneReport": "promptkit.export",
+    "check_finetune": "promptkit.export",
+    "export_finetune": "promptkit.export",
     "Parsed": "promptkit.parsers",
     "make_parser": "promptkit.parsers",
     "Message": "promptkit.prompts",

@@ -1,6 +1,7 @@
 import promptkit
 
 EXPECTED = [
+    "Advice",
     "BadInput",
     "Case",
     "CheckReport",
@@ -8,6 +9,7 @@ EXPECTED = [
     "Dataset",
     "DatasetError",
     "Estimate",
+    "FinetuneReport",
     "GateFailed",
     "GateResult",
     "GateSpec",
@@ -31,8 +33,11 @@ EXPECTED = [
     "SuiteError",
     "Variant",
     "VariantSummary",
+    "advise_run",
+    "check_finetune",
     "check_project",
     "evaluate",
+    "export_finetune",
     "gate_spec",
     "get_provider",
     "judge",

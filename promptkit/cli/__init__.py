@@ -17,7 +17,15 @@ __all__ = ["cli", "main"]
 
 # name -> (module, one-line help shown by --help without importing the module)
 COMMANDS = {
+    "advise": (
+        "promptkit.cli.advise_cmd",
+        "From a run's figures: keep the prompt, change shots, retrieve examples or fine-tune.",
+    ),
     "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
+    "export": (
+        "promptkit.cli.export_cmd",
+        "Write a suite's example pool as fine-tuning JSONL, or check such a file.",
+    ),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
     "check": (

@@ -1,0 +1,129 @@
+"""What ``promptkit advise`` prints: the figures first, then the decision and its rule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from promptkit.advise import Advice, FineTuneFigures, StepAdvice, VariantAdvice, months, usd
+
+__all__ = ["advice_report"]
+
+
+def advice_report(advice: Advice) -> Group:
+    parts: list[RenderableType] = [Text(_heading(advice), style="bold"), _variants(advice)]
+    if advice.curve:
+        parts.append(_curve(advice.curve, advice.volume))
+    parts.append(Text.assemble(("Shots: ", "bold"), advice.curve_note))
+    if advice.finetune is not None:
+        parts.append(_finetune(advice.finetune, advice))
+    parts.append(
+        Text.assemble(("Recommendation: ", "bold"), f"{advice.action}: {advice.recommendation}")
+    )
+    parts.append(Text.assemble(("Decided by: ", "bold"), advice.rule))
+    parts.append(Text.assemble(("Target: ", "bold"), advice.target_note))
+    if advice.notes:
+        parts.append(Text("Notes:\n" + "\n".join(f"  - {n}" for n in advice.notes)))
+    return Group(*_spaced(parts))
+
+
+def _spaced(parts: Sequence[RenderableType]) -> list[RenderableType]:
+    spaced: list[RenderableType] = []
+    for part in parts:
+        spaced += [part, Text("")]
+    return spaced[:-1]
+
+
+def _heading(a: Advice) -> str:
+    target = f"target {a.target:g}" if a.target is not None else "no target"
+    volume = f"{a.volume:,.0f} calls/month" if a.volume is not None else "no volume given"
+    run = f"run {a.run}: " if a.run else ""
+    return f"{run}{a.metric}, {target}, {volume}, {a.labelled} labelled examples"
+
+
+def _reached(v: VariantAdvice) -> str:
+    if v.reaches is None:
+        return "-"
+    if v.clears:
+        return "yes, interval clears"
+    return "point only" if v.reaches else "no"
+
+
+def _variants(a: Advice) -> Table:
+    table = Table(title="Measured per variant (95% intervals; tokens are means per call)")
+    table.add_column("variant", no_wrap=True)
+    table.add_column(a.metric, justify="right", no_wrap=True)
+    for name in ("target", "shots", "prompt tok", "compl. tok", "cost/call", "cost/month"):
+        table.add_column(name, justify="right")
+    for v in a.variants:
+        f = v.figures
+        mark = " *" if f.variant == a.chosen else ""
+        table.add_row(
+            f.variant + mark,
+            str(f.score),
+            _reached(v),
+            f"{f.shots:g}",
+            f"{f.prompt_tokens:,.0f}",
+            f"{f.completion_tokens:,.0f}",
+            usd(v.cost_per_call),
+            usd(v.cost_per_month) if a.volume is not None else "-",
+        )
+    if a.chosen:
+        table.caption = "* the cheapest variant that reaches the target"
+    return table
+
+
+def _curve(steps: Sequence[StepAdvice], volume: float | None) -> Table:
+    table = Table(title="Shots curve: what each extra example buys (paired on the same rows)")
+    table.add_column("prompt | model", no_wrap=True)
+    table.add_column("k", justify="right")
+    for name in ("gain [95%]", "per shot", "+prompt tok", "+cost/call", "+cost/month"):
+        table.add_column(name, justify="right")
+    table.add_column("pays?")
+    for s in steps:
+        g = s.step.gain
+        gain = f"{g.mean:+.3f} [{g.low:+.3f}, {g.high:+.3f}]" if g.n else "-"
+        table.add_row(
+            f"{s.step.prompt} | {s.step.model}",
+            f"{s.step.k_from:g}->{s.step.k_to:g}",
+            gain,
+            f"{s.gain_per_shot:+.4f}" if g.n else "-",
+            f"{s.extra_prompt_tokens:+,.0f}",
+            usd(s.extra_cost_per_call),
+            usd(s.extra_cost_per_month) if volume is not None else "-",
+            ("yes: " if s.pays else "no: ") + s.why,
+        )
+    return table
+
+
+def _finetune(ft: FineTuneFigures, a: Advice) -> Text:
+    def tokens(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:,.0f}"
+
+    payback = (
+        f", {months(ft.break_even_months)} months at the given volume"
+        if ft.break_even_months is not None
+        else ""
+    )
+    lines = [
+        f"If a fine-tuned model matched {ft.baseline} ({ft.baseline_shots:g} shots) zero-shot:",
+        f"  shot tokens no longer sent per call: {tokens(ft.shot_tokens_saved)}"
+        f" (zero-shot prompt: {tokens(ft.zero_shot_prompt_tokens)} tokens)",
+        f"  cost per call: {usd(ft.baseline_cost_per_call)} -> "
+        f"{usd(ft.finetuned_cost_per_call)} (saving {usd(ft.saving_per_call)}"
+        + (f", {usd(ft.saving_per_month)}/month)" if a.volume is not None else ")"),
+        f"  one-off training: {tokens(ft.training_tokens)} tokens (estimate) x {ft.epochs} "
+        f"epochs = {usd(ft.training_cost)}",
+        "  break-even: "
+        + (
+            f"{ft.break_even_calls:,.0f} calls{payback}"
+            if ft.break_even_calls is not None
+            else "never"
+            if ft.saving_per_call is not None and ft.saving_per_call <= 0
+            else "unknown"
+        ),
+    ]
+    return Text("\n".join(lines))
