@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         register_mock,
         register_provider,
     )
+    from promptkit.report.html import html_report, write_html_report
     from promptkit.runner import RunResult, run_suite, run_suite_async
     from promptkit.scorers import Case, Score, scorer
     from promptkit.stats import Estimate, mean_interval
@@ -59,6 +60,8 @@ _EXPORTS = {
     "Message": "promptkit.prompts",
     "Prompt": "promptkit.prompts",
     "PromptLibrary": "promptkit.prompts",
+    "html_report": "promptkit.report.html",
+    "write_html_report": "promptkit.report.html",
     "Completion": "promptkit.providers",
     "MockProvider": "promptkit.providers",
     "Provider": "promptkit.providers",

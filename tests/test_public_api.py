@@ -28,6 +28,7 @@ EXPECTED = [
     "VariantSummary",
     "evaluate",
     "get_provider",
+    "html_report",
     "load_dataset",
     "load_run",
     "load_suite",
@@ -40,6 +41,7 @@ EXPECTED = [
     "run_suite_async",
     "scorer",
     "summarize",
+    "write_html_report",
 ]
 
 
