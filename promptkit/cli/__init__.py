@@ -20,6 +20,7 @@ COMMANDS = {
     "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
+    "report": ("promptkit.cli.report_cmd", "Write a self-contained HTML report of a run."),
 }
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 @click.option("--concurrency", type=int, help="Requests in flight per model.")
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--html", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
 def command(
     suite: str,
     models: tuple[str, ...],
@@ -39,6 +40,7 @@ def command(
     concurrency: int | None,
     allow_errors: bool,
     quiet: bool,
+    html: str | None,
 ) -> int:
     """Run every variant of SUITE (prompt version x model x shots) and print the scores."""
     from rich.console import Console
@@ -63,6 +65,10 @@ def command(
     console.print(
         f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
     )
+    if html:
+        from promptkit.report.html import write_html_report
+
+        click.echo(f"report -> {write_html_report(result.path, html)}")
     if result.errors and not allow_errors:
         click.echo(
             f"promptkit: {result.errors} case(s) failed at the provider; see the error column "
