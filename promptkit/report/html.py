@@ -77,7 +77,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(estimate=_estimate, difference=_difference, ms=_ms, usd=_usd)
+    env.filters.update(estimate=_estimate, difference=_difference, pvalue=_pvalue, ms=_ms, usd=_usd)
     return env
 
 
@@ -87,8 +87,15 @@ def _asset(name: str) -> str:
 
 def script_json(data: Any) -> Markup:
     """JSON safe inside a ``<script>`` element: ``</script>`` in a value cannot close it."""
-    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text = _dumps(data)
+    except ValueError:  # NaN or infinity somewhere: rare, so only then walk the data
+        text = _dumps(_finite(data))
     return Markup(text.translate(_JSON_ESCAPES))
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _finite(value: Any) -> Any:
@@ -182,6 +189,12 @@ def _difference(d: c.Difference) -> str:
     if not d.n:
         return _DASH
     return f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+
+
+def _pvalue(d: c.Difference) -> str:
+    if not d.n:
+        return _DASH
+    return "< 0.001" if d.p_holm < 0.001 else f"{d.p_holm:.3g}"
 
 
 def _ms(seconds: float) -> str:

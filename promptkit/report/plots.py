@@ -159,6 +159,8 @@ def _score_axes(ax: Axes, metric: str, bars: Sequence[ScoreBar]) -> None:
 
 def shots_svg(points: Sequence[ShotPoint]) -> str:
     """Score, prompt tokens and cost per call versus the number of examples sent."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     priced = any(p.cost_per_call for p in points)
     panels = 3 if priced else 2
     with _styled():
@@ -193,8 +195,10 @@ def shots_svg(points: Sequence[ShotPoint]) -> str:
         axes[1].set_ylabel("prompt tokens per call")
         if priced:
             axes[2].set_ylabel("cost per call (USD)")
+            axes[2].yaxis.set_major_formatter(FuncFormatter(lambda y, _: _usd_tick(y)))
         for ax in axes:
             ax.set_xlabel("examples in the prompt (k)")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.legend(loc="outside lower center", ncols=min(len(series), 3), frameon=False)
         return _to_svg(fig, "shots curve")
 
@@ -205,15 +209,23 @@ def confusion_svg(matrix: ConfusionMatrix) -> str:
     with _styled():
         fig = _figure(1.6 + 0.62 * cols, 1.2 + 0.42 * rows)
         ax = fig.subplots()
-        ax.imshow(matrix.counts, cmap="Blues", aspect="auto", vmin=0)
         top = max((max(r) for r in matrix.counts if r), default=0)
+        # Vector cells, not imshow: an image would be a raster embedded as a data: URL.
+        ax.pcolormesh(
+            matrix.counts, cmap="Blues", vmin=0, vmax=max(top, 1), edgecolors="white", linewidth=1
+        )
         for i, row in enumerate(matrix.counts):
             for j, count in enumerate(row):
                 shade = "white" if top and count > top * 0.55 else INK
-                ax.text(j, i, str(count), ha="center", va="center", color=shade)
-        ax.set_xticks(range(cols), labels=[_text(a, 18) for a in matrix.answers], rotation=30)
-        ax.set_yticks(range(rows), labels=[_text(label, 18) for label in matrix.labels])
-        ax.tick_params(axis="x", labelrotation=30)
+                ax.text(j + 0.5, i + 0.5, str(count), ha="center", va="center", color=shade)
+        centres = [k + 0.5 for k in range(max(rows, cols))]
+        ax.set_xticks(centres[:cols], labels=[_text(a, 18) for a in matrix.answers])
+        ax.set_yticks(centres[:rows], labels=[_text(label, 18) for label in matrix.labels])
+        ax.tick_params(axis="x", labelrotation=30, length=0)
+        ax.tick_params(axis="y", length=0)
+        ax.invert_yaxis()  # first label on top, as in a table
+        for spine in ax.spines.values():
+            spine.set_visible(False)
         ax.grid(False)
         ax.set_xlabel("answer (parsed)")
         ax.set_ylabel("expected")

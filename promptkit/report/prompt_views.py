@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,8 @@ def _pool(content: RunContent) -> _Pool:
     if spec is None:
         return _Pool({}, "", mapping, reference, "the suite has no example pool")
     spec = {"path": spec} if isinstance(spec, str) else dict(spec)
-    path = Path(str(content.meta.get("suite_path", "."))).parent / str(spec.get("path"))
+    suite_folder = Path(str(content.meta.get("suite_path", "."))).parent
+    path = Path(os.path.normpath(suite_folder / str(spec.get("path"))))
     try:
         dataset = load_dataset(path, id_column=spec.get("id"))
     except PromptkitError as exc:

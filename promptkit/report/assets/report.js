@@ -92,6 +92,7 @@
       if (keep(rows[i]) && (!query || haystack(i).indexOf(query) !== -1)) matching.push(rows[i]);
     }
     state.page = 0;
+    $("row-table").setAttribute("data-query", state.query);  // which search the rows reflect
     render();
   }
 
@@ -141,6 +142,8 @@
       tr.appendChild(th);
     });
     table.insertBefore(colgroup, table.firstChild);
+    // Wide enough that each variant keeps a readable column; the wrapper scrolls sideways.
+    table.style.minWidth = 480 + 220 * state.shown.filter(Boolean).length + "px";
     var thead = table.querySelector("thead");
     thead.textContent = "";
     thead.appendChild(tr);
