@@ -32,7 +32,7 @@ from promptkit.report import content
 from promptkit.report.html import script_json
 from promptkit.report.prompt_views import prompt_diffs, rendered_prompts
 from promptkit.store import RunStore
-from tests.conftest import write
+from tests.conftest import needs_local_model, write
 from tests.test_suite import PROMPT
 
 SCRIPT = "<script>window.__pwned=1</script>"
@@ -340,3 +340,37 @@ def test_ten_thousand_rows_stay_small(tmp_path: Path) -> None:
     assert len(data["rows"]) == 10_000
     assert all(cell for row in data["rows"] for cell in row[3])
     assert path.stat().st_size < 4_000_000  # plots are aggregates; rows are compact JSON
+
+
+def test_run_without_rows_still_has_a_page(tmp_path: Path) -> None:
+    suite = load_suite(make_hostile_project(tmp_path / "proj")).with_models(["mock/echo"])
+    writer = RunStore().create(suite)  # killed before any case finished
+    writer.close()
+    page = html_report(writer.folder)
+    assert embedded_data(page)["rows"] == [] and "<svg " not in page
+    assert "The run has no rows yet." in page
+
+
+def test_repeats_keep_the_first_output_and_the_mean_score(tmp_path: Path) -> None:
+    replies = iter(["pos", "neg"] * 100)
+    register_mock("flip", lambda request: next(replies))
+    suite = make_hostile_project(tmp_path / "proj")
+    suite.write_text(SUITE.replace("mock/hostile", "mock/flip") + "repeat: 2\n")
+    run = content.load_content(evaluate(suite, prompts=["cls@v1"], concurrency=1).path)
+    first = content.row_table(run)["rows"][0][3][0]  # r0 (neg), cls@v1 k=0
+    assert first[:5] == ["pos", None, [0.5, 0.5], None, 2]
+
+
+@pytest.mark.slow
+@needs_local_model
+def test_report_of_a_real_local_run(cli: Any, repo: Path) -> None:
+    suite = repo / "evals" / "sentiment.yaml"
+    code, _, _ = cli("eval", str(suite), "--limit", "3", "-q", "--html", "real.html")
+    assert code == 0
+    page = Path("real.html").read_text()
+    data = embedded_data(page)
+    frame = load_run()
+    assert len(data["rows"]) == 3 and len(data["variants"]) == 3
+    assert {cell[0] for row in data["rows"] for cell in row[3]} == set(frame["output"])
+    assert page.count("<svg ") == 1 + 1 + 3 + 1  # score, shots, 3 confusion matrices, latency
+    assert "with its 4 examples, re-read from" in page
