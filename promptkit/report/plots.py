@@ -267,7 +267,7 @@ def distribution_svg(distributions: Sequence[Distribution]) -> str:
 def _usd_tick(value: float) -> str:
     if value <= 0:
         return r"\$0"
-    decimals = max(2, 1 - math.floor(math.log10(value)))
+    decimals = max(2, 2 - math.floor(math.log10(value)))  # three significant digits
     return r"\$" + f"{value:.{decimals}f}".rstrip("0").rstrip(".")
 
 
