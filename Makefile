@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= local,server,dev
 
-.PHONY: demo install test lint
+.PHONY: demo install test lint browser
 
 demo: install
 	$(BIN)/promptkit eval evals/sentiment.yaml
@@ -25,3 +25,10 @@ lint: install
 	$(BIN)/ruff check promptkit tests bench
 	$(BIN)/ruff format --check promptkit tests bench
 	$(BIN)/mypy
+
+# Debian's Chromium and chromedriver for tests/test_report_browser.py (needs root: apt).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	fi

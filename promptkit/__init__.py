@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         register_mock,
         register_provider,
     )
+    from promptkit.report.html import html_report, write_html_report
     from promptkit.report.junit import write_junit
     from promptkit.report.markdown import render_markdown
     from promptkit.runner import RunResult, run_suite, run_suite_async
@@ -92,6 +93,8 @@ _EXPORTS = {
     "Message": "promptkit.prompts",
     "Prompt": "promptkit.prompts",
     "PromptLibrary": "promptkit.prompts",
+    "html_report": "promptkit.report.html",
+    "write_html_report": "promptkit.report.html",
     "Completion": "promptkit.providers",
     "MockProvider": "promptkit.providers",
     "Provider": "promptkit.providers",

@@ -40,6 +40,7 @@ EXPECTED = [
     "export_finetune",
     "gate_spec",
     "get_provider",
+    "html_report",
     "judge",
     "list_runs",
     "load_dataset",
@@ -60,6 +61,7 @@ EXPECTED = [
     "suite_gate",
     "summarize",
     "with_git_baseline",
+    "write_html_report",
     "write_junit",
 ]
 

@@ -34,6 +34,7 @@ COMMANDS = {
     ),
     "runs": ("promptkit.cli.runs_cmd", "List stored runs with commit, suite and scores."),
     "show": ("promptkit.cli.show_cmd", "Reprint a stored run's summary, comparison and gate."),
+    "report": ("promptkit.cli.report_cmd", "Write a self-contained HTML report of a run."),
 }
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @ci_options
+@click.option("--html", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
 def command(
     suite: str,
     models: tuple[str, ...],
@@ -42,6 +43,7 @@ def command(
     concurrency: int | None,
     allow_errors: bool,
     quiet: bool,
+    html: str | None,
     **ci: Any,
 ) -> int:
     """Run every variant of SUITE (prompt version x model x shots) and print the scores.
@@ -72,6 +74,10 @@ def command(
         f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
     )
     run.report(result, console)
+    if html:
+        from promptkit.report.html import write_html_report
+
+        click.echo(f"report -> {write_html_report(result.path, html)}")
     if result.errors and not allow_errors:
         click.echo(
             f"promptkit: {result.errors} case(s) failed at the provider; see the error column "

@@ -1,0 +1,449 @@
+"""What the HTML report shows, computed from a stored run.
+
+Everything comes from the run folder: the journal, ``meta.json`` and the
+template sources the run used. Figures are recomputed from the journal (the
+source of truth) with the same functions the terminal table and ``compare``
+use, so the page never disagrees with them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptkit.compare import compare_variants
+from promptkit.errors import BadInput, PromptkitError
+from promptkit.prompts import Prompt, parse_ref
+from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
+from promptkit.stats import holm
+from promptkit.store import DEFAULT_ROOT, RunStore, load_run, read_journal
+from promptkit.summary import VariantSummary, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Difference", "RunContent", "VariantView", "load_content", "row_table", "run_facts"]
+
+PALETTE = (
+    "#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed",
+    "#0891b2", "#dc2626", "#65a30d", "#4b5563", "#c026d3",
+)  # fmt: skip
+NO_ANSWER = "(no label)"
+NO_REFERENCE = "(none)"
+OTHER = "(other)"
+_MAX_EXTRA_LABELS = 8
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One metric of one variant minus the reference, on the rows both scored."""
+
+    mean: float
+    low: float
+    high: float
+    p_holm: float
+    n: int
+    fixed: int  # rows the reference failed and this variant passed
+    broken: int
+
+    @property
+    def significant(self) -> bool:
+        return self.n > 0 and self.p_holm < 0.05
+
+
+@dataclass(frozen=True)
+class VariantView:
+    summary: VariantSummary
+    label: str
+    color: str
+    best: frozenset[str] = frozenset()  # metrics whose best mean this variant holds
+    differences: Mapping[str, Difference] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.summary.variant
+
+    @property
+    def cost_per_call(self) -> float | None:
+        calls = self.summary.cases - self.summary.errors
+        return None if self.summary.cost is None or not calls else self.summary.cost / calls
+
+
+@dataclass
+class RunContent:
+    run_id: str
+    folder: Path
+    meta: dict[str, Any]
+    journal: list[dict[str, Any]]
+    frame: pd.DataFrame
+    metrics: list[str]
+    variants: list[VariantView]
+    reference: str | None  # the variant every other is compared with
+    reference_is_baseline: bool
+    templates: dict[str, Prompt]
+
+    @property
+    def resolved_suite(self) -> Mapping[str, Any]:
+        suite = self.meta.get("resolved_suite")
+        return suite if isinstance(suite, Mapping) else {}
+
+
+def load_content(
+    run: str | Path | None = None,
+    *,
+    baseline: str | None = None,
+    root: str | Path = DEFAULT_ROOT,
+) -> RunContent:
+    """Read a run and compute the summaries and paired differences the page shows."""
+    folder = RunStore(root).find(run)
+    meta = _read_meta(folder)
+    frame = load_run(folder, root=root)
+    metrics = _metrics(meta, frame)
+    summaries = summarize(frame, metrics)
+    ids = [s.variant for s in summaries]
+    reference, is_baseline = _reference(ids, baseline, meta, folder)
+    differences = _differences(frame, ids, reference, metrics)
+    labels = _labels(summaries)
+    colors = _colors(summaries)
+    variants = [
+        VariantView(
+            summary=s,
+            label=labels[s.variant],
+            color=colors[s.variant],
+            best=frozenset(m for m in metrics if _best(summaries, m) == s.variant),
+            differences=differences.get(s.variant, {}),
+        )
+        for s in summaries
+    ]
+    return RunContent(
+        run_id=folder.name,
+        folder=folder,
+        meta=meta,
+        journal=list(read_journal(folder)),
+        frame=frame,
+        metrics=metrics,
+        variants=variants,
+        reference=reference,
+        reference_is_baseline=is_baseline,
+        templates=_templates(folder, meta),
+    )
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / "meta.json"
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BadInput(f"cannot read the run's metadata: {exc}", path=path) from None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _metrics(meta: Mapping[str, Any], frame: pd.DataFrame) -> list[str]:
+    named = [str(m) for m in meta.get("metrics") or []]
+    found = [c.removeprefix("score.") for c in frame.columns if c.startswith("score.")]
+    return named + [m for m in found if m not in named]
+
+
+def _reference(
+    ids: Sequence[str], baseline: str | None, meta: Mapping[str, Any], folder: Path
+) -> tuple[str | None, bool]:
+    """The baseline if one was asked for or the run marks one, else the first variant."""
+    if baseline is not None:
+        matches = [v for v in ids if v == baseline] or [v for v in ids if baseline in v]
+        if len(matches) != 1:
+            what = "no variant" if not matches else "several variants"
+            raise BadInput(
+                f"{what} of run {folder.name} match baseline {baseline!r}",
+                hint=f"give one of: {'; '.join(ids)}",
+            )
+        return matches[0], True
+    marked = meta.get("baseline")
+    if isinstance(marked, str) and marked in ids:
+        return marked, True
+    return (ids[0], False) if len(ids) > 1 else (None, False)
+
+
+def _differences(
+    frame: pd.DataFrame, ids: Sequence[str], reference: str | None, metrics: Sequence[str]
+) -> dict[str, dict[str, Difference]]:
+    """Paired differences against the reference, Holm-adjusted across variants and metrics."""
+    if reference is None or not metrics:
+        return {}
+    others = [v for v in ids if v != reference]
+    comparisons = [compare_variants(frame, reference, frame, v, metrics) for v in others]
+    raw = [m.difference.p_value if m.difference.n else 1.0 for c in comparisons for m in c.metrics]
+    adjusted = iter(holm(raw))
+    result: dict[str, dict[str, Difference]] = {}
+    for variant, comparison in zip(others, comparisons, strict=True):
+        result[variant] = {}
+        for m in comparison.metrics:
+            d = m.difference
+            result[variant][m.metric] = Difference(
+                d.mean, d.low, d.high, next(adjusted), d.n, len(m.fixed), len(m.broken)
+            )
+    return result
+
+
+def _best(summaries: Sequence[VariantSummary], metric: str) -> str | None:
+    scored = [s for s in summaries if s.scores.get(metric) and s.scores[metric].n]
+    if len(scored) < 2:
+        return None
+    top = max(s.scores[metric].mean for s in scored)
+    leaders = [s for s in scored if s.scores[metric].mean == top]
+    return leaders[0].variant if len(leaders) == 1 else None
+
+
+def _labels(summaries: Sequence[VariantSummary]) -> dict[str, str]:
+    """Short names: the model is named only when the run used more than one."""
+    several_models = len({s.model for s in summaries}) > 1
+    labels = {}
+    for s in summaries:
+        parts = [s.prompt, s.model] if several_models else [s.prompt]
+        labels[s.variant] = " · ".join([*parts, f"k={s.shots}"])
+    return labels
+
+
+def _series(summary: VariantSummary, several_models: bool) -> str:
+    return f"{summary.prompt} · {summary.model}" if several_models else summary.prompt
+
+
+def _colors(summaries: Sequence[VariantSummary]) -> dict[str, str]:
+    """One colour per prompt version (and model), shared by its shot counts."""
+    several_models = len({s.model for s in summaries}) > 1
+    series = list(dict.fromkeys(_series(s, several_models) for s in summaries))
+    return {
+        s.variant: PALETTE[series.index(_series(s, several_models)) % len(PALETTE)]
+        for s in summaries
+    }
+
+
+def _templates(folder: Path, meta: Mapping[str, Any]) -> dict[str, Prompt]:
+    """The exact template sources the run stored, parsed again (the working tree may differ)."""
+    templates = {}
+    for ref, info in (meta.get("prompts") or {}).items():
+        family, version = parse_ref(ref)
+        stored = folder / "prompts" / family / f"v{version}.jinja"
+        source_path = stored if stored.is_file() else Path(str(info.get("path", "")))
+        try:
+            source = source_path.read_text("utf-8")
+            templates[ref] = Prompt(
+                family=family, version=version or 0, source=source, path=source_path
+            )
+        except (OSError, PromptkitError):
+            continue  # the page says the template is missing rather than failing whole
+    return templates
+
+
+# --- plots ------------------------------------------------------------------------
+
+
+def score_bars(content: RunContent) -> dict[str, list[ScoreBar]]:
+    bars: dict[str, list[ScoreBar]] = {}
+    for metric in content.metrics:
+        bars[metric] = []
+        for v in content.variants:
+            est = v.summary.scores[metric]
+            bars[metric].append(
+                ScoreBar(v.label, v.color, est.mean, est.low, est.high, metric in v.best)
+            )
+    return bars
+
+
+def shot_points(content: RunContent) -> list[ShotPoint]:
+    """Points of the shots curve; empty unless some prompt version ran at several k."""
+    if not content.metrics:
+        return []
+    several_models = len({v.summary.model for v in content.variants}) > 1
+    sent = _mean_shots_sent(content.journal)
+    metric = content.metrics[0]
+    points = [
+        ShotPoint(
+            series=_series(v.summary, several_models),
+            color=v.color,
+            shots=sent.get(v.id, 0.0),
+            score=v.summary.scores[metric].mean,
+            low=v.summary.scores[metric].low,
+            high=v.summary.scores[metric].high,
+            prompt_tokens=v.summary.prompt_tokens,
+            cost_per_call=v.cost_per_call,
+        )
+        for v in content.variants
+        if v.summary.scores[metric].n
+    ]
+    counts: dict[str, set[float]] = {}
+    for p in points:
+        counts.setdefault(p.series, set()).add(p.shots)
+    return points if any(len(ks) > 1 for ks in counts.values()) else []
+
+
+def _mean_shots_sent(journal: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Examples actually sent per call: the x axis, also for ``k: max`` and short pools."""
+    totals: dict[str, list[int]] = {}
+    for row in journal:
+        total = totals.setdefault(str(row.get("variant")), [0, 0])
+        total[0] += len(row.get("shot_ids") or [])
+        total[1] += 1
+    return {v: shots / calls for v, (shots, calls) in totals.items()}
+
+
+def distributions(content: RunContent) -> list[Distribution]:
+    latency: dict[str, list[float]] = {v.id: [] for v in content.variants}
+    cost: dict[str, list[float]] = {v.id: [] for v in content.variants}
+    for row in content.journal:
+        variant = str(row.get("variant"))
+        if row.get("error") is not None or variant not in latency:
+            continue
+        if row.get("latency_s") is not None:
+            latency[variant].append(float(row["latency_s"]))
+        if row.get("cost") is not None:
+            cost[variant].append(float(row["cost"]))
+    return [Distribution(v.label, v.color, latency[v.id], cost[v.id]) for v in content.variants]
+
+
+def confusion_matrices(content: RunContent) -> list[ConfusionMatrix]:
+    """Expected against parsed answers for every variant whose prompt parses labels."""
+    import pandas as pd
+
+    frame = content.frame
+    if frame.empty or "expected" not in frame or "parsed" not in frame:
+        return []
+    matrices = []
+    for v in content.variants:
+        template = content.templates.get(v.summary.prompt)
+        if template is None or template.meta.parser.get("type") != "label":
+            continue
+        rows = frame[frame["variant"] == v.id]
+        if "error" in rows:
+            rows = rows[rows["error"].isna()]
+        if rows.empty:
+            continue
+        labels = [str(label) for label in template.meta.parser.get("labels") or []]
+        expected = rows["expected"].map(lambda e: NO_REFERENCE if _missing(e) else _as_text(e))
+        expected = _fold_rare(expected, labels)
+        parsed = rows["parsed"].map(lambda p: NO_ANSWER if _missing(p) else _as_text(p))
+        table = pd.crosstab(expected, parsed)
+        row_order = labels + sorted(set(table.index) - set(labels) - {OTHER})
+        row_order += [OTHER] if OTHER in table.index else []
+        col_order = labels + sorted(set(table.columns) - set(labels))
+        table = table.reindex(index=row_order, columns=col_order, fill_value=0)
+        counts = [[int(c) for c in row] for row in table.to_numpy().tolist()]
+        matrices.append(ConfusionMatrix(v.label, row_order, col_order, counts))
+    return matrices
+
+
+def _fold_rare(values: pd.Series, labels: Sequence[str]) -> pd.Series:
+    """Keep the matrix readable when the reference column holds free text."""
+    extra = values[~values.isin(labels)].value_counts()
+    keep = set(labels) | set(extra.index[:_MAX_EXTRA_LABELS])
+    folded: pd.Series = values.where(values.isin(keep), OTHER)
+    return folded
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# --- the row table ------------------------------------------------------------------
+
+
+def row_table(content: RunContent) -> dict[str, Any]:
+    """Rows side by side, compact enough for 10,000 rows: one entry per dataset row.
+
+    ``rows`` holds ``[row id, input, expected, cells]`` with one cell per variant,
+    ``[output, parsed or null when equal to the output, scores per metric, error,
+    repeats, parse error]``, or ``0`` when the variant has no row for it. Repeats keep their first
+    output and the mean score.
+    """
+    index = {v.id: i for i, v in enumerate(content.variants)}
+    rows: dict[str, list[Any]] = {}
+    sums: dict[tuple[str, int], list[list[float]]] = {}
+    for record in content.journal:
+        position = index.get(str(record.get("variant")))
+        if position is None:
+            continue
+        row_id = str(record.get("row_id"))
+        entry = rows.get(row_id)
+        if entry is None:
+            entry = [row_id, _input_text(record.get("input")), _as_text(record.get("expected"))]
+            entry.append([0] * len(index))
+            rows[row_id] = entry
+        cells = entry[3]
+        if cells[position] == 0:
+            cells[position] = _cell(record)
+            sums[(row_id, position)] = [[] for _ in content.metrics]
+        else:
+            cells[position][4] += 1
+        scores = record.get("scores") or {}
+        for i, metric in enumerate(content.metrics):
+            if isinstance(scores.get(metric), int | float):
+                sums[(row_id, position)][i].append(float(scores[metric]))
+    for (row_id, position), values in sums.items():
+        rows[row_id][3][position][2] = [sum(v) / len(v) if v else None for v in values]
+    return {
+        "variants": [{"id": v.id, "label": v.label, "color": v.color} for v in content.variants],
+        "metrics": content.metrics,
+        "reference": index.get(content.reference or "", 0),
+        "rows": list(rows.values()),
+    }
+
+
+def _cell(record: Mapping[str, Any]) -> list[Any]:
+    output = record.get("output")
+    output_text = "" if output is None else str(output)
+    parsed = record.get("parsed")
+    parsed_text = None if parsed is None else _as_text(parsed)
+    if parsed_text == output_text.strip():
+        parsed_text = None
+    error, parse_error = record.get("error"), record.get("parse_error")
+    return [
+        output_text,
+        parsed_text,
+        [],  # scores, filled in once every repeat is read
+        None if error is None else str(error),
+        1,  # repeats
+        None if parse_error is None else str(parse_error),
+    ]
+
+
+def _input_text(inputs: Any) -> str:
+    if isinstance(inputs, Mapping):
+        if len(inputs) == 1:
+            return _as_text(next(iter(inputs.values())))
+        return "\n".join(f"{k}: {_as_text(v)}" for k, v in inputs.items())
+    return _as_text(inputs)
+
+
+def run_facts(content: RunContent) -> list[tuple[str, str]]:
+    """Where the run came from, as (name, value) lines."""
+    meta, suite = content.meta, content.resolved_suite
+    git = meta.get("git") or {}
+    commit = str(git.get("commit") or "not recorded (not a git checkout?)")
+    if git.get("dirty"):
+        commit += " (with uncommitted changes)"
+    facts = [
+        ("run", content.run_id),
+        ("created", str(meta.get("created", "unknown"))),
+        ("suite", f"{meta.get('suite', '')}  ({meta.get('suite_path', '')})"),
+        ("git commit", commit),
+        ("dataset", _as_text(suite.get("dataset"))),
+        ("example pool", _as_text(suite.get("examples")) or "none"),
+        ("shots", _as_text(suite.get("shots", [0]))),
+        ("parameters", _as_text(suite.get("params") or {})),
+        ("repeat", str(suite.get("repeat", 1))),
+        ("seed", str(suite.get("seed", 0))),
+        ("scorers", _as_text(suite.get("scorers") or ["exact_match"])),
+        ("baseline", (content.reference or "") if content.reference_is_baseline else "none marked"),
+    ]
+    return facts
