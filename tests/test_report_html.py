@@ -374,3 +374,22 @@ def test_report_of_a_real_local_run(cli: Any, repo: Path) -> None:
     assert {cell[0] for row in data["rows"] for cell in row[3]} == set(frame["output"])
     assert page.count("<svg ") == 1 + 1 + 3 + 1  # score, shots, 3 confusion matrices, latency
     assert "with its 4 examples, re-read from" in page
+
+
+def test_a_git_baseline_run_compares_each_variant_with_its_own_base(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.gitrepo import WORSE, git, make_repo
+
+    make_repo(tmp_path, monkeypatch)
+    base = git(tmp_path, "rev-parse", "--short=7", "HEAD")
+    write(tmp_path / "prompts" / "cls" / "v2.jinja", WORSE)
+    code, _, err = cli("eval", "evals/s.yaml", "--quiet", "--baseline", "main")
+    assert code == 0, err
+    run = content.load_content()
+    assert run.reference_is_baseline
+    assert run.reference == f"cls@v1 (base {base}) | mock/scripted | k=0"
+    head = next(v for v in run.variants if v.summary.variant == "cls@v2 | mock/scripted | k=0")
+    difference = head.differences["label_accuracy"]
+    assert difference.mean == pytest.approx(0.5 - 25 / 30)
+    assert difference.broken == 15 and difference.fixed == 5  # even rows lost, odd rows >= 20 won

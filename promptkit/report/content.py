@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptkit.compare import compare_variants
+from promptkit.baseline import BaselineLink, PairResult, load_outcome
+from promptkit.compare import Comparison, compare_variants
 from promptkit.errors import BadInput, PromptkitError
 from promptkit.prompts import Prompt, parse_ref
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
@@ -106,7 +107,16 @@ def load_content(
     summaries = summarize(frame, metrics)
     ids = [s.variant for s in summaries]
     reference, is_baseline = _reference(ids, baseline, meta, folder)
-    differences = _differences(frame, ids, reference, metrics)
+    pairs = _baseline_pairs(folder, root) if baseline is None else None
+    if pairs:
+        # A run made with --baseline/--baseline-run: each variant against its own base.
+        reference, is_baseline = (
+            next((p.pair.base for p in pairs if p.pair.base in ids), None),
+            True,
+        )
+        differences = _as_differences([(p.pair.head, p.comparison) for p in pairs if p.comparison])
+    else:
+        differences = _differences(frame, ids, reference, metrics)
     labels = _labels(summaries)
     colors = _colors(summaries)
     variants = [
@@ -174,11 +184,28 @@ def _differences(
     if reference is None or not metrics:
         return {}
     others = [v for v in ids if v != reference]
-    comparisons = [compare_variants(frame, reference, frame, v, metrics) for v in others]
-    raw = [m.difference.p_value if m.difference.n else 1.0 for c in comparisons for m in c.metrics]
+    return _as_differences(
+        [(v, compare_variants(frame, reference, frame, v, metrics)) for v in others]
+    )
+
+
+def _baseline_pairs(folder: Path, root: str | Path) -> list[PairResult]:
+    """The pairs a baseline run recorded in ``baseline.json``; empty when it has none."""
+    if BaselineLink.load(folder) is None:
+        return []
+    return load_outcome(folder, root=root).pairs
+
+
+def _as_differences(
+    comparisons: Sequence[tuple[str, Comparison]],
+) -> dict[str, dict[str, Difference]]:
+    """Differences per variant and metric, Holm-adjusted across all of them."""
+    raw = [
+        m.difference.p_value if m.difference.n else 1.0 for _, c in comparisons for m in c.metrics
+    ]
     adjusted = iter(holm(raw))
     result: dict[str, dict[str, Difference]] = {}
-    for variant, comparison in zip(others, comparisons, strict=True):
+    for variant, comparison in comparisons:
         result[variant] = {}
         for m in comparison.metrics:
             d = m.difference
@@ -222,19 +249,30 @@ def _colors(summaries: Sequence[VariantSummary]) -> dict[str, str]:
 
 
 def _templates(folder: Path, meta: Mapping[str, Any]) -> dict[str, Prompt]:
-    """The exact template sources the run stored, parsed again (the working tree may differ)."""
+    """The exact template sources the run stored, parsed again (the working tree may differ).
+
+    A baseline version read from git (``cls@v1 (base 1a2b3c4)``) may share its file
+    name with the working tree's version, so each source is found by its hash.
+    """
     templates = {}
     for ref, info in (meta.get("prompts") or {}).items():
-        family, version = parse_ref(ref)
-        stored = folder / "prompts" / family / f"v{version}.jinja"
-        source_path = stored if stored.is_file() else Path(str(info.get("path", "")))
-        try:
-            source = source_path.read_text("utf-8")
-            templates[ref] = Prompt(
-                family=family, version=version or 0, source=source, path=source_path
-            )
-        except (OSError, PromptkitError):
-            continue  # the page says the template is missing rather than failing whole
+        family, version = parse_ref(ref.split(" (")[0])
+        stored = folder / "prompts" / family
+        candidates = [
+            stored / f"v{version}.{info.get('hash')}.jinja",
+            stored / f"v{version}.jinja",
+            Path(str(info.get("path", ""))),
+        ]
+        for path in candidates:
+            try:
+                prompt = Prompt(
+                    family=family, version=version or 0, source=path.read_text("utf-8"), path=path
+                )
+            except (OSError, PromptkitError):
+                continue  # the page says the template is missing rather than failing whole
+            if prompt.hash == info.get("hash", prompt.hash):
+                templates[ref] = prompt
+                break
     return templates
 
 
