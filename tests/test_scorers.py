@@ -45,6 +45,7 @@ def test_every_family_is_registered() -> None:
         "numeric",
         "json_valid",
         "json_schema",
+        "semantic_similarity",
         "length",
         "latency",
         "cost",

@@ -7,7 +7,8 @@ A suite names scorers in YAML, with arguments as a mapping::
       - contains: {values: [refund, reembolso], mode: any}
 
 Built-in families: ``text`` (exact_match, contains, regex, rouge_l, chrf), ``label``
-(label_accuracy), ``numeric``, ``json_schema`` (json_valid, json_schema) and
+(label_accuracy), ``numeric``, ``json_schema`` (json_valid, json_schema),
+``similarity`` (semantic_similarity) and
 ``bounds`` (length, latency, cost).
 
 A suite's own Python scorers register with the same decorator::
@@ -24,6 +25,7 @@ from promptkit.scorers import bounds as _bounds  # noqa: F401
 from promptkit.scorers import json_schema as _json_schema  # noqa: F401
 from promptkit.scorers import label as _label  # noqa: F401
 from promptkit.scorers import numeric as _numeric  # noqa: F401
+from promptkit.scorers import similarity as _similarity  # noqa: F401
 from promptkit.scorers import text as _text  # noqa: F401
 from promptkit.scorers.base import (
     BoundScorer,
