@@ -20,7 +20,6 @@ from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_fact
 __all__ = ["normalise"]
 
 
-
 class _Punctuation(dict[int, int | None]):
     """A ``str.translate`` table dropping ASCII punctuation and every Unicode punctuation
     mark (``。``, ``¿``, ``«``...), filled in as characters are first seen."""
