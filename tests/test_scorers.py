@@ -46,6 +46,8 @@ def test_every_family_is_registered() -> None:
         "json_valid",
         "json_schema",
         "semantic_similarity",
+        "llm_judge",
+        "pairwise_judge",
         "length",
         "latency",
         "cost",

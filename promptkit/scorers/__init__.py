@@ -8,7 +8,7 @@ A suite names scorers in YAML, with arguments as a mapping::
 
 Built-in families: ``text`` (exact_match, contains, regex, rouge_l, chrf), ``label``
 (label_accuracy), ``numeric``, ``json_schema`` (json_valid, json_schema),
-``similarity`` (semantic_similarity) and
+``similarity`` (semantic_similarity), ``judge`` (llm_judge, pairwise_judge) and
 ``bounds`` (length, latency, cost).
 
 A suite's own Python scorers register with the same decorator::
@@ -23,6 +23,7 @@ A suite's own Python scorers register with the same decorator::
 # Importing a family registers its scorers; heavy libraries load only in factories.
 from promptkit.scorers import bounds as _bounds  # noqa: F401
 from promptkit.scorers import json_schema as _json_schema  # noqa: F401
+from promptkit.scorers import judge as _judge  # noqa: F401
 from promptkit.scorers import label as _label  # noqa: F401
 from promptkit.scorers import numeric as _numeric  # noqa: F401
 from promptkit.scorers import similarity as _similarity  # noqa: F401
