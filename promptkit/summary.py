@@ -279,17 +279,21 @@ def _report(
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One shot count of one prompt version and model: score against what it costs."""
+    """One shot count of one prompt version and model: scores against what they cost."""
 
     prompt: str
     model: str
     shots: str
-    score: Estimate
+    scores: dict[str, Estimate]
     prompt_tokens: float  # per call
     cost_per_call: float | None
 
 
-def shots_sweep(summaries: Sequence[VariantSummary], metric: str) -> list[SweepPoint]:
+def _shot_order(shots: str) -> tuple[bool, int]:
+    return shots == "max", int(shots) if shots.isdigit() else 0
+
+
+def shots_sweep(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> list[SweepPoint]:
     """Points per (prompt, model), ordered by shot count (``max`` last); empty unless some
     prompt version ran with more than one shot count."""
     groups: dict[tuple[str, str], list[VariantSummary]] = {}
@@ -297,16 +301,18 @@ def shots_sweep(summaries: Sequence[VariantSummary], metric: str) -> list[SweepP
         groups.setdefault((s.prompt, s.model), []).append(s)
     if all(len({s.shots for s in group}) < 2 for group in groups.values()):
         return []
-    points = []
-    for (prompt, model), group in groups.items():
-        for s in sorted(
-            group, key=lambda s: (s.shots == "max", int(s.shots) if s.shots.isdigit() else 0)
-        ):
-            score = s.scores.get(metric) or mean_interval([])
-            points.append(
-                SweepPoint(prompt, model, s.shots, score, s.prompt_tokens, s.cost_per_call)
-            )
-    return points
+    return [
+        SweepPoint(
+            prompt=prompt,
+            model=model,
+            shots=s.shots,
+            scores={m: s.scores.get(m) or mean_interval([]) for m in metrics},
+            prompt_tokens=s.prompt_tokens,
+            cost_per_call=s.cost_per_call,
+        )
+        for (prompt, model), group in groups.items()
+        for s in sorted(group, key=lambda s: _shot_order(s.shots))
+    ]
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_shots_sweep_lines_up_score_tokens_and_cost_by_k(tmp_path: Path) -> None
     register_mock("priced", priced)
     suite = make_project(tmp_path, BASE.replace("mock/echo", "mock/priced"))
     summaries = evaluate(suite).summaries
-    points = shots_sweep(summaries, "label_accuracy")
+    points = shots_sweep(summaries, ["label_accuracy"])
     keyed = {(p.prompt, p.shots): p for p in points}
     assert [(p.prompt, p.shots) for p in points] == [
         ("cls@v1", "0"),
@@ -85,6 +86,30 @@ def test_shots_sweep_lines_up_score_tokens_and_cost_by_k(tmp_path: Path) -> None
     zero, two = keyed[("cls@v1", "0")], keyed[("cls@v1", "2")]
     assert zero.prompt_tokens == 20 and two.prompt_tokens == 60  # two example pairs more
     assert zero.cost_per_call == pytest.approx(20e-6) and two.cost_per_call == pytest.approx(60e-6)
-    assert zero.score.mean == 1.0
+    assert zero.scores["label_accuracy"].mean == 1.0
     single = [s for s in summaries if s.shots == "0"]
-    assert shots_sweep(single, "label_accuracy") == []  # nothing to sweep
+    assert shots_sweep(single, ["label_accuracy"]) == []  # nothing to sweep
+
+
+def test_eval_prints_the_sweep_judges_and_per_class_tables(cli: Any, tmp_path: Path) -> None:
+    def judge_or_answer(request: Request) -> str:
+        if "grader" in request.messages[0].content:
+            return "VERDICT: PASS"
+        return truth(row_number(request))
+
+    register_mock("printed", judge_or_answer)
+    suite = make_project(
+        tmp_path,
+        BASE.replace("mock/echo", "mock/printed").replace(
+            "scorers: [label_accuracy, {exact_match: {normalize: true}}]",
+            "scorers:\n  - label_accuracy\n"
+            "  - llm_judge: {model: mock/printed, rubric: Right label., samples: 2}\n",
+        ),
+    )
+    code, out, _ = cli("eval", str(suite), "--quiet", "--per-class", "--prompt", "cls@v1")
+    assert code == 0, out
+    assert "Shots sweep" in out and "prompt tokens/call" in out
+    assert "LLM judges" in out and "100%" in out
+    assert "per class" in out and "macro-F1 1.000" in out and "confusion" in out
+    code, out, _ = cli("eval", str(suite), "--quiet", "--prompt", "plain")
+    assert code == 0 and "Shots sweep" not in out and "per class" not in out

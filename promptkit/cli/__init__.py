@@ -17,6 +17,10 @@ __all__ = ["cli", "main"]
 
 # name -> (module, one-line help shown by --help without importing the module)
 COMMANDS = {
+    "compare": (
+        "promptkit.cli.compare_cmd",
+        "Paired differences, intervals and flipped rows between variants or runs.",
+    ),
     "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),

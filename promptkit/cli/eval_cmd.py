@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from promptkit.runner import Progress
+    from promptkit.summary import VariantSummary
 
 
 @click.command("eval")
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 @click.option("--concurrency", type=int, help="Requests in flight per model.")
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option(
+    "--per-class", is_flag=True, help="Per-class figures and confusion matrix (label tasks)."
+)
 def command(
     suite: str,
     models: tuple[str, ...],
@@ -39,12 +43,12 @@ def command(
     concurrency: int | None,
     allow_errors: bool,
     quiet: bool,
+    per_class: bool,
 ) -> int:
     """Run every variant of SUITE (prompt version x model x shots) and print the scores."""
     from rich.console import Console
 
     from promptkit.api import evaluate
-    from promptkit.report.terminal import summary_table
 
     console = Console()
     if not console.is_terminal:
@@ -58,8 +62,7 @@ def command(
             concurrency=concurrency,
             on_progress=on_progress,
         )
-    metrics = list(result.summaries[0].scores) if result.summaries else []
-    console.print(summary_table(result.summaries, metrics))
+    _print_summaries(console, result.summaries, per_class)
     console.print(
         f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
     )
@@ -71,6 +74,27 @@ def command(
         )
         return 3
     return 0
+
+
+def _print_summaries(
+    console: Console, summaries: Sequence[VariantSummary], per_class: bool
+) -> None:
+    """The summary table, then the judge, shots-sweep and per-class tables where they apply."""
+    from promptkit.report import terminal
+    from promptkit.summary import shots_sweep
+
+    metrics = list(summaries[0].scores) if summaries else []
+    console.print(terminal.summary_table(summaries, metrics))
+    judges = terminal.judges_table(summaries)
+    if judges is not None:
+        console.print(judges)
+    sweep = shots_sweep(summaries, metrics)
+    if sweep:
+        console.print(terminal.shots_table(sweep, metrics))
+    for s in summaries if per_class else []:
+        if s.classification is not None:
+            console.print(terminal.class_table(s.variant, s.classification))
+            console.print(terminal.confusion_table(s.variant, s.classification))
 
 
 class _progress_display:
