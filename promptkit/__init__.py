@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptkit.api import evaluate, render_prompt
+    from promptkit.compare import Comparison, compare_variants
     from promptkit.datasets import Dataset, Row, load_dataset
     from promptkit.errors import (
         BadInput,
@@ -34,15 +35,22 @@ if TYPE_CHECKING:
         register_provider,
     )
     from promptkit.runner import RunResult, run_suite, run_suite_async
-    from promptkit.scorers import Case, Score, scorer
-    from promptkit.stats import Estimate, mean_interval
+    from promptkit.scorers import Case, Score, ScorerSetup, scorer, scorer_factory
+    from promptkit.stats import Estimate, mean_interval, paired_difference
     from promptkit.store import load_run
     from promptkit.suite import Suite, Variant, load_suite
-    from promptkit.summary import VariantSummary, summarize
+    from promptkit.summary import (
+        VariantSummary,
+        classification_report,
+        shots_sweep,
+        summarize,
+    )
 
 _EXPORTS = {
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
+    "Comparison": "promptkit.compare",
+    "compare_variants": "promptkit.compare",
     "Dataset": "promptkit.datasets",
     "Row": "promptkit.datasets",
     "load_dataset": "promptkit.datasets",
@@ -71,14 +79,19 @@ _EXPORTS = {
     "run_suite_async": "promptkit.runner",
     "Case": "promptkit.scorers",
     "Score": "promptkit.scorers",
+    "ScorerSetup": "promptkit.scorers",
     "scorer": "promptkit.scorers",
+    "scorer_factory": "promptkit.scorers",
     "Estimate": "promptkit.stats",
     "mean_interval": "promptkit.stats",
+    "paired_difference": "promptkit.stats",
     "load_run": "promptkit.store",
     "Suite": "promptkit.suite",
     "Variant": "promptkit.suite",
     "load_suite": "promptkit.suite",
     "VariantSummary": "promptkit.summary",
+    "classification_report": "promptkit.summary",
+    "shots_sweep": "promptkit.summary",
     "summarize": "promptkit.summary",
 }
 
