@@ -224,3 +224,10 @@ def test_local_model_as_judge_structure(tmp_path: Path) -> None:
     assert frame["score.llm_judge"].between(0, 1).all()
     assert frame["score.vs_reference"].between(0, 1).all()
     assert (frame["scorer_tokens"] > 0).all()
+
+
+def test_shipped_judged_suite_loads(repo: Path) -> None:
+    from promptkit import load_suite
+
+    suite = load_suite(repo / "evals" / "sentiment_judged.yaml")
+    assert [s.metric for s in suite.scorers] == ["label_accuracy", "one_word", "short", "llm_judge"]

@@ -69,7 +69,9 @@ def _rows(s: VariantSummary) -> str:
 def _cost(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"${value:.2e}" if 0 < value < 1e-4 else f"${value:.4f}"
+    if value == 0:
+        return "$0"
+    return f"${value:.2e}" if value < 1e-4 else f"${value:.4f}"
 
 
 def shots_table(points: Sequence[SweepPoint], metrics: Sequence[str]) -> Table:
