@@ -104,7 +104,7 @@ class _FoldingTokenizer:
 
 @scorer_factory("rouge_l")
 def rouge_l(
-    setup: ScorerSetup, *, raw: bool = False, max_tokens: int = 4000
+    setup: ScorerSetup, *, raw: bool = False, max_tokens: int = 2000
 ) -> Callable[[Case], Score]:
     """ROUGE-L F-measure against the reference (rouge-score, Unicode word tokens).
 
