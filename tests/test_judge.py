@@ -193,6 +193,32 @@ def test_suite_may_override_the_judge_prompt(tmp_path: Path) -> None:
     assert len(rubric_requests) == 2  # one case x two shot variants
 
 
+def test_identical_runs_send_identical_judge_requests(tmp_path: Path) -> None:
+    """What a response cache keys on (model, messages, params, seed, repeat) repeats exactly,
+    so a second identical run can be answered from the cache."""
+    seen = scripted("judge-key", ["VERDICT: PASS"])
+    suite = judged_project(tmp_path, "mock/judge-key", samples=2)
+
+    def keys(requests: list[Request]) -> list[Any]:
+        return sorted(
+            (
+                r.model,
+                [(m.role, m.content) for m in r.messages],
+                sorted(r.params.items()),
+                r.seed,
+                r.repeat,
+            )
+            for r in requests
+        )
+
+    evaluate(suite, prompts=["cls@v1"], limit=2)
+    first = keys(seen)
+    seen.clear()
+    evaluate(suite, prompts=["cls@v1"], limit=2)
+    assert keys(seen) == first
+    assert len(first) == 4 * 4  # 4 cases x (2 rubric samples + 2 pairwise orders)
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("promptkit.cache") is None,
     reason="the response cache (promptkit.cache) is not part of this build",
