@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         with_git_baseline,
     )
     from promptkit.check import CheckReport, check_project
+    from promptkit.compare import Comparison, compare_variants
     from promptkit.datasets import Dataset, Row, load_dataset
     from promptkit.errors import (
         BadInput,
@@ -49,11 +50,16 @@ if TYPE_CHECKING:
     from promptkit.report.junit import write_junit
     from promptkit.report.markdown import render_markdown
     from promptkit.runner import RunResult, run_suite, run_suite_async
-    from promptkit.scorers import Case, Score, scorer
-    from promptkit.stats import Estimate, mean_interval
+    from promptkit.scorers import Case, Score, ScorerSetup, scorer, scorer_factory
+    from promptkit.stats import Estimate, mean_interval, paired_difference
     from promptkit.store import load_run
     from promptkit.suite import Suite, Variant, load_suite
-    from promptkit.summary import VariantSummary, summarize
+    from promptkit.summary import (
+        VariantSummary,
+        classification_report,
+        shots_sweep,
+        summarize,
+    )
 
 _EXPORTS = {
     "Advice": "promptkit.advise",
@@ -67,6 +73,8 @@ _EXPORTS = {
     "with_git_baseline": "promptkit.baseline",
     "CheckReport": "promptkit.check",
     "check_project": "promptkit.check",
+    "Comparison": "promptkit.compare",
+    "compare_variants": "promptkit.compare",
     "Dataset": "promptkit.datasets",
     "Row": "promptkit.datasets",
     "load_dataset": "promptkit.datasets",
@@ -109,14 +117,19 @@ _EXPORTS = {
     "run_suite_async": "promptkit.runner",
     "Case": "promptkit.scorers",
     "Score": "promptkit.scorers",
+    "ScorerSetup": "promptkit.scorers",
     "scorer": "promptkit.scorers",
+    "scorer_factory": "promptkit.scorers",
     "Estimate": "promptkit.stats",
     "mean_interval": "promptkit.stats",
+    "paired_difference": "promptkit.stats",
     "load_run": "promptkit.store",
     "Suite": "promptkit.suite",
     "Variant": "promptkit.suite",
     "load_suite": "promptkit.suite",
     "VariantSummary": "promptkit.summary",
+    "classification_report": "promptkit.summary",
+    "shots_sweep": "promptkit.summary",
     "summarize": "promptkit.summary",
 }
 

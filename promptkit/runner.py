@@ -157,9 +157,12 @@ class _Execution:
             completion=completion,
             parse_error=parsed.error,
             call=call,
+            inputs={v: plan.row.data[c] for v, c in self.suite.inputs.items()},
         )
         scores: dict[str, float] = {}
         labels: dict[str, str] = {}
+        explanations: dict[str, str] = {}
+        details: dict[str, Any] = {}
         error = None
         for bound in self.suite.scorers:
             try:
@@ -170,12 +173,18 @@ class _Execution:
             scores[bound.metric] = score.value
             if score.label is not None:
                 labels[bound.metric] = score.label
+            if score.explanation is not None:
+                explanations[bound.metric] = score.explanation
+            if score.details is not None:
+                details[bound.metric] = score.details
         return {
             "output": completion.text,
             "parsed": parsed.value,
             "parse_error": parsed.error,
             "scores": scores,
             "score_labels": labels,
+            "score_explanations": explanations,
+            "score_details": details,
             "error": error,
             "prompt_tokens": completion.prompt_tokens,
             "completion_tokens": completion.completion_tokens,

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Estimate", "PairedDifference", "holm", "mean_interval", "paired_difference"]
+__all__ = [
+    "Estimate",
+    "PairedDifference",
+    "cluster_interval",
+    "holm",
+    "macro_f1_interval",
+    "mean_interval",
+    "paired_difference",
+    "pass_at_k",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,84 @@ def mean_interval(values: Sequence[float], *, confidence: float = 0.95, seed: in
     )
     ci = result.confidence_interval
     return Estimate(mean, float(ci.low), float(ci.high), n, "bootstrap")
+
+
+def cluster_interval(
+    values: Sequence[float],
+    clusters: Sequence[Hashable],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """Mean and interval when samples come in clusters (a row's repeats).
+
+    Samples of one row are not independent: treating N repeats of R rows as N x R
+    draws makes the interval too narrow. Each cluster is averaged first and the
+    interval is drawn over the cluster means (Wilson if they are all 0 or 1, else a
+    bootstrap that resamples whole clusters), so ``n`` counts clusters.
+    """
+    if len(values) != len(clusters):
+        raise ValueError("every value needs its cluster")
+    sums: dict[Hashable, list[float]] = {}
+    for value, cluster in zip(values, clusters, strict=True):
+        sums.setdefault(cluster, []).append(float(value))
+    means = [sum(v) / len(v) for v in sums.values()]
+    estimate = mean_interval(means, confidence=confidence, seed=seed)
+    if len(means) < len(values):
+        estimate = replace(estimate, method=f"cluster-{estimate.method}")
+    return estimate
+
+
+def pass_at_k(n: int, correct: int, k: int) -> float:
+    """Chance that at least one of ``k`` samples drawn from ``n`` (``correct`` passing)
+    passes: the unbiased estimator of Chen et al. (2021), exact in integers."""
+    if not 0 < k <= n or not 0 <= correct <= n:
+        raise ValueError("need 0 < k <= n and 0 <= correct <= n")
+    if n - correct < k:
+        return 1.0
+    return 1.0 - math.comb(n - correct, k) / math.comb(n, k)
+
+
+def macro_f1_interval(
+    y_true: Sequence[int],
+    y_pred: Sequence[int],
+    *,
+    n_classes: int,
+    confidence: float = 0.95,
+    seed: int = 0,
+    resamples: int = 2000,
+) -> Estimate:
+    """Macro-averaged F1 over classes ``0..n_classes-1`` with a percentile bootstrap
+    interval over rows. A prediction ``>= n_classes`` (no label read) is wrong for
+    every class. Classes absent from a resample on both sides are left out of its mean."""
+    truth, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    n = int(truth.size)
+    if n == 0 or n_classes == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), n, "none")
+    point = float(_macro_f1(truth[None, :], pred[None, :], n_classes)[0])
+    rng = np.random.default_rng(seed)
+    draws = []
+    for start in range(0, resamples, 250):  # chunks keep memory flat on large runs
+        index = rng.integers(0, n, size=(min(250, resamples - start), n))
+        draws.append(_macro_f1(truth[index], pred[index], n_classes))
+    scores = np.concatenate(draws)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(scores, [tail, 100 - tail])
+    return Estimate(point, float(low), float(high), n, "bootstrap")
+
+
+def _macro_f1(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Macro-F1 of each row of (resamples x n) label matrices: F1 = 2TP / (said + real)."""
+    f1 = np.empty((truth.shape[0], n_classes))
+    for c in range(n_classes):
+        tp = np.sum((truth == c) & (pred == c), axis=1)
+        total = np.sum(pred == c, axis=1) + np.sum(truth == c, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1[:, c] = np.where(total > 0, 2 * tp / total, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample with no class at all
+        result: np.ndarray = np.nanmean(f1, axis=1)
+    return result
 
 
 @dataclass(frozen=True)

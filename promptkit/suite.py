@@ -19,7 +19,7 @@ import yaml
 from promptkit.datasets import Dataset, load_dataset
 from promptkit.errors import BadInput, PromptkitError, SuiteError
 from promptkit.prompts import Prompt, PromptLibrary
-from promptkit.scorers import BoundScorer, make_scorer
+from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
 from promptkit.shots import ShotSettings
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite"]
@@ -184,7 +184,7 @@ class _Builder:
             shots=shots,
             shot_settings=shot_settings,
             params=self._mapping("params"),
-            scorers=self._scorers(),
+            scorers=self._scorers(library),
             repeat=self._positive_int("repeat", 1),
             seed=self._int("seed", 0),
             concurrency=self._positive_int("concurrency", None),
@@ -287,11 +287,12 @@ class _Builder:
             raise self._with_key("shots", exc) from None
         return tuple(counts), settings
 
-    def _scorers(self) -> tuple[BoundScorer, ...]:
+    def _scorers(self, library: PromptLibrary) -> tuple[BoundScorer, ...]:
         specs = self.data.get("scorers") or ["exact_match"]
         specs = specs if isinstance(specs, list) else [specs]
+        setup = ScorerSetup(suite_path=self.path, prompts=library)
         try:
-            bound = tuple(make_scorer(s) for s in specs)
+            bound = tuple(make_scorer(s, setup=setup) for s in specs)
         except BadInput as exc:
             raise self._with_key("scorers", exc) from None
         metrics = [b.metric for b in bound]

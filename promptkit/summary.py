@@ -1,4 +1,16 @@
-"""Journal -> one summary line per variant, with an interval for every score."""
+"""Journal -> one summary per variant, with an interval for every score.
+
+Rows are the unit: with ``repeat: N`` a row's samples are averaged first, so the
+intervals treat each row as one cluster (resampling rows, never single samples).
+Besides the mean of each metric a summary carries, where they apply:
+
+- pass@k and majority vote over a row's repeats, for pass/fail metrics;
+- judge figures: samples per case, agreement between samples, readable verdicts,
+  and for pairwise judges how often the winner did not depend on position;
+- a classification report (per-class precision, recall, F1, macro-F1 with its
+  interval, confusion matrix) when the suite scores ``label_accuracy``;
+- prompt tokens and cost per call, which :func:`shots_sweep` lines up by shot count.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,57 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promptkit.stats import Estimate, mean_interval
+from promptkit.parsers import fold
+from promptkit.stats import Estimate, cluster_interval, macro_f1_interval, mean_interval, pass_at_k
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["VariantSummary", "summarize"]
+__all__ = [
+    "NO_LABEL",
+    "ClassFigures",
+    "ClassificationReport",
+    "JudgeSummary",
+    "SweepPoint",
+    "VariantSummary",
+    "classification_report",
+    "shots_sweep",
+    "summarize",
+]
+
+#: The predicted class of a reply in which the parser found no label.
+NO_LABEL = "(none)"
+
+
+@dataclass(frozen=True)
+class JudgeSummary:
+    """How far an LLM judge's verdicts can be trusted, over a variant's cases."""
+
+    samples: int  # judge samples per case (per order, for pairwise judges)
+    agreement: float | None  # mean share of a case's samples that gave its modal verdict
+    verdict_rate: float  # share of samples with a readable verdict
+    consistent: float | None = None  # pairwise: share of cases whose winner ignored position
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    precision: float
+    recall: float
+    f1: float
+    support: int  # rows whose reference is this class
+
+
+@dataclass(frozen=True)
+class ClassificationReport:
+    """Label-task figures of one variant; rows with repeats vote (the modal label)."""
+
+    labels: list[str]
+    per_class: dict[str, ClassFigures]
+    macro_f1: Estimate
+    accuracy: float
+    #: reference label -> predicted label -> rows; ``(none)`` where no label was read
+    confusion: dict[str, dict[str, int]]
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -28,10 +85,27 @@ class VariantSummary:
     latency_s: float = 0.0  # mean per call, cache hits keep their original latency
     cost: float | None = None  # total; None when a provider could not price it
     cache_hits: int = 0
+    repeats: int = 1  # most samples of one row
+    #: metric -> {"pass@N": ..., "majority": ...} for pass/fail metrics with repeats
+    repeat_scores: dict[str, dict[str, Estimate]] = field(default_factory=dict)
+    scorer_tokens: float = 0.0  # mean per call: tokens scorers (judges) spent on a case
+    scorer_cost: float = 0.0  # total
+    judges: dict[str, JudgeSummary] = field(default_factory=dict)
+    classification: ClassificationReport | None = None
+
+    @property
+    def calls(self) -> int:
+        return self.cases - self.errors
+
+    @property
+    def cost_per_call(self) -> float | None:
+        if self.cost is None or not self.calls:
+            return None
+        return self.cost / self.calls
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["scores"] = {k: asdict(v) for k, v in self.scores.items()}
+        data["cost_per_call"] = self.cost_per_call
         return data
 
 
@@ -42,6 +116,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
     summaries = []
     for variant, group in frame.groupby("variant", sort=False):
         ok = group[group["error"].isna()] if "error" in group else group
+        repeats = int(ok.groupby("row_id").size().max()) if len(ok) else 1
         summaries.append(
             VariantSummary(
                 variant=str(variant),
@@ -58,23 +133,198 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 cache_hits=int(ok["cached"].fillna(False).astype(bool).sum())
                 if "cached" in ok
                 else 0,
+                repeats=repeats,
+                repeat_scores=_repeat_scores(ok, metrics) if repeats > 1 else {},
+                scorer_tokens=_mean(ok, "scorer_tokens"),
+                scorer_cost=_total(ok, "scorer_cost"),
+                judges=_judges(ok, metrics),
+                classification=_classification(ok) if "label_accuracy" in metrics else None,
             )
         )
     return summaries
 
 
-def _metric(ok: pd.DataFrame, metric: str) -> Estimate:
+def _per_row(ok: pd.DataFrame, metric: str) -> pd.DataFrame:
+    import pandas as pd
+
     column = f"score.{metric}"
     if column not in ok or ok.empty:
-        return mean_interval([])
-    per_row = ok.groupby("row_id")[column].mean().dropna()
-    return mean_interval(per_row.tolist())
+        empty: pd.DataFrame = pd.DataFrame({"row_id": [], column: []})
+        return empty
+    rows: pd.DataFrame = ok[["row_id", column]].dropna()
+    return rows
+
+
+def _metric(ok: pd.DataFrame, metric: str) -> Estimate:
+    rows = _per_row(ok, metric)
+    return cluster_interval(rows[f"score.{metric}"].tolist(), rows["row_id"].tolist())
+
+
+def _repeat_scores(ok: pd.DataFrame, metrics: Sequence[str]) -> dict[str, dict[str, Estimate]]:
+    """pass@N (any of a row's N samples passed, unbiased when rows have more samples)
+    and majority vote (ties count half), for metrics whose samples are all pass/fail."""
+    result = {}
+    for metric in metrics:
+        rows = _per_row(ok, metric)
+        column = rows[f"score.{metric}"]
+        if column.empty or not column.isin([0.0, 1.0]).all():
+            continue
+        grouped = column.groupby(rows["row_id"])
+        k = int(grouped.size().min())
+        passes = [pass_at_k(len(g), int(g.sum()), k) for _, g in grouped]
+        majority = [_majority(g.tolist()) for _, g in grouped]
+        result[metric] = {f"pass@{k}": mean_interval(passes), "majority": mean_interval(majority)}
+    return result
+
+
+def _majority(values: Sequence[float]) -> float:
+    share = sum(values) / len(values)
+    return 1.0 if share > 0.5 else 0.0 if share < 0.5 else 0.5
+
+
+def _judges(ok: pd.DataFrame, metrics: Sequence[str]) -> dict[str, JudgeSummary]:
+    if "score_details" not in ok:
+        return {}
+    found: dict[str, JudgeSummary] = {}
+    for metric in metrics:
+        details = [
+            d[metric]
+            for d in ok["score_details"]
+            if isinstance(d, dict) and "k" in d.get(metric, {})
+        ]
+        if details:
+            found[metric] = _judge_summary(details)
+    return found
+
+
+def _judge_summary(details: list[dict[str, Any]]) -> JudgeSummary:
+    agreements = [d["agreement"] for d in details if d.get("agreement") is not None]
+    orders = 2 if "output_first" in details[0] else 1
+    asked = sum(int(d["k"]) * orders for d in details)
+    consistent = [bool(d["consistent"]) for d in details if d.get("consistent") is not None]
+    return JudgeSummary(
+        samples=int(details[0]["k"]),
+        agreement=sum(agreements) / len(agreements) if agreements else None,
+        verdict_rate=sum(int(d["valid"]) for d in details) / asked if asked else 0.0,
+        consistent=sum(consistent) / len(consistent) if consistent else None,
+    )
+
+
+def classification_report(frame: pd.DataFrame, variant: str) -> ClassificationReport | None:
+    """Per-class precision, recall and F1, macro-F1 with a 95% interval and the confusion
+    matrix of one variant; ``None`` when its rows carry no reference labels."""
+    rows = frame[frame["variant"] == variant]
+    if "error" in rows:
+        rows = rows[rows["error"].isna()]
+    return _classification(rows)
+
+
+def _classification(ok: pd.DataFrame) -> ClassificationReport | None:
+    if ok.empty or "expected" not in ok or ok["expected"].isna().all():
+        return None
+    names: dict[str, str] = {}  # folded label -> its spelling in the references
+
+    def key(value: Any, *, reference: bool) -> str:
+        if value is None or value != value:  # None or NaN: nothing was read
+            return NO_LABEL
+        folded = fold(str(value)).strip()
+        if reference or folded not in names:
+            names.setdefault(folded, str(value).strip())
+        return folded
+
+    truth = {r: key(v, reference=True) for r, v in zip(ok["row_id"], ok["expected"], strict=True)}
+    votes: dict[str, list[str]] = {}
+    predicted = ok["parsed"] if "parsed" in ok else [None] * len(ok)
+    for row_id, value in zip(ok["row_id"], predicted, strict=True):
+        votes.setdefault(row_id, []).append(key(value, reference=False))
+    pred = {r: max(sorted(set(v)), key=v.count) for r, v in votes.items()}
+    return _report(truth, pred, names)
+
+
+def _report(
+    truth: dict[str, str], pred: dict[str, str], names: dict[str, str]
+) -> ClassificationReport:
+    ids = sorted(truth)
+    y_true = [truth[r] for r in ids]
+    y_pred = [pred[r] for r in ids]
+    classes = sorted(set(y_true) | (set(y_pred) - {NO_LABEL}))
+    per_class = {}
+    for c in classes:
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred, strict=True))
+        said, real = y_pred.count(c), y_true.count(c)
+        precision = tp / said if said else 0.0
+        recall = tp / real if real else 0.0
+        f1 = 2 * tp / (said + real) if said + real else 0.0
+        per_class[names.get(c, c)] = ClassFigures(precision, recall, f1, real)
+    columns = [*classes, NO_LABEL] if NO_LABEL in y_pred else classes
+    confusion = {
+        names.get(t, t): {
+            names.get(p, p): sum(a == t and b == p for a, b in zip(y_true, y_pred, strict=True))
+            for p in columns
+        }
+        for t in sorted(set(y_true))
+    }
+    index = {c: i for i, c in enumerate([*classes, NO_LABEL])}
+    return ClassificationReport(
+        labels=[names.get(c, c) for c in classes],
+        per_class=per_class,
+        macro_f1=macro_f1_interval(
+            [index[t] for t in y_true], [index[p] for p in y_pred], n_classes=len(classes)
+        ),
+        accuracy=sum(t == p for t, p in zip(y_true, y_pred, strict=True)) / len(ids),
+        confusion=confusion,
+        rows=len(ids),
+    )
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One shot count of one prompt version and model: scores against what they cost."""
+
+    prompt: str
+    model: str
+    shots: str
+    scores: dict[str, Estimate]
+    prompt_tokens: float  # per call
+    cost_per_call: float | None
+
+
+def _shot_order(shots: str) -> tuple[bool, int]:
+    return shots == "max", int(shots) if shots.isdigit() else 0
+
+
+def shots_sweep(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> list[SweepPoint]:
+    """Points per (prompt, model), ordered by shot count (``max`` last); empty unless some
+    prompt version ran with more than one shot count."""
+    groups: dict[tuple[str, str], list[VariantSummary]] = {}
+    for s in summaries:
+        groups.setdefault((s.prompt, s.model), []).append(s)
+    if all(len({s.shots for s in group}) < 2 for group in groups.values()):
+        return []
+    return [
+        SweepPoint(
+            prompt=prompt,
+            model=model,
+            shots=s.shots,
+            scores={m: s.scores.get(m) or mean_interval([]) for m in metrics},
+            prompt_tokens=s.prompt_tokens,
+            cost_per_call=s.cost_per_call,
+        )
+        for (prompt, model), group in groups.items()
+        for s in sorted(group, key=lambda s: _shot_order(s.shots))
+    ]
 
 
 def _mean(frame: pd.DataFrame, column: str) -> float:
     if column not in frame or frame.empty:
         return 0.0
     return float(frame[column].fillna(0).mean())
+
+
+def _total(frame: pd.DataFrame, column: str) -> float:
+    if column not in frame or frame.empty:
+        return 0.0
+    return float(frame[column].fillna(0).sum())
 
 
 def _total_cost(frame: pd.DataFrame) -> float | None:

@@ -21,6 +21,10 @@ COMMANDS = {
         "promptkit.cli.advise_cmd",
         "From a run's figures: keep the prompt, change shots, retrieve examples or fine-tune.",
     ),
+    "compare": (
+        "promptkit.cli.compare_cmd",
+        "Paired differences, intervals and flipped rows between variants or runs.",
+    ),
     "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
     "export": (
         "promptkit.cli.export_cmd",

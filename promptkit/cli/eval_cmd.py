@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from promptkit.runner import Progress
+    from promptkit.summary import VariantSummary
 
 
 @click.command("eval")
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @ci_options
 @click.option("--html", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
+@click.option(
+    "--per-class", is_flag=True, help="Per-class figures and confusion matrix (label tasks)."
+)
 def command(
     suite: str,
     models: tuple[str, ...],
@@ -44,6 +48,7 @@ def command(
     allow_errors: bool,
     quiet: bool,
     html: str | None,
+    per_class: bool,
     **ci: Any,
 ) -> int:
     """Run every variant of SUITE (prompt version x model x shots) and print the scores.
@@ -55,7 +60,6 @@ def command(
     from rich.console import Console
 
     from promptkit.api import evaluate
-    from promptkit.report.terminal import summary_table
 
     console = Console()
     if not console.is_terminal:
@@ -68,8 +72,7 @@ def command(
             concurrency=concurrency,
             on_progress=on_progress,
         )
-    metrics = list(result.summaries[0].scores) if result.summaries else []
-    console.print(summary_table(result.summaries, metrics))
+    _print_summaries(console, result.summaries, per_class)
     console.print(
         f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
     )
@@ -87,6 +90,27 @@ def command(
         return 3
     run.enforce()
     return 0
+
+
+def _print_summaries(
+    console: Console, summaries: Sequence[VariantSummary], per_class: bool
+) -> None:
+    """The summary table, then the judge, shots-sweep and per-class tables where they apply."""
+    from promptkit.report import terminal
+    from promptkit.summary import shots_sweep
+
+    metrics = list(summaries[0].scores) if summaries else []
+    console.print(terminal.summary_table(summaries, metrics))
+    judges = terminal.judges_table(summaries)
+    if judges is not None:
+        console.print(judges)
+    sweep = shots_sweep(summaries, metrics)
+    if sweep:
+        console.print(terminal.shots_table(sweep, metrics))
+    for s in summaries if per_class else []:
+        if s.classification is not None:
+            console.print(terminal.class_table(s.variant, s.classification))
+            console.print(terminal.confusion_table(s.variant, s.classification))
 
 
 class _progress_display:

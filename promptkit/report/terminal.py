@@ -1,14 +1,30 @@
-"""The per-variant table printed by ``promptkit eval``."""
+"""Rich tables for the terminal: the per-variant summary printed by ``promptkit eval``,
+the shots sweep, per-class figures, judge figures and ``promptkit compare``.
+
+Model and dataset text reach cells as :class:`rich.text.Text`, never as markup, so
+an output containing ``[bold]`` or ``[link=...]`` prints literally.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
-from promptkit.summary import VariantSummary
+from promptkit.compare import Comparison, FlippedRow
+from promptkit.summary import ClassificationReport, SweepPoint, VariantSummary
 
-__all__ = ["summary_table"]
+__all__ = [
+    "class_table",
+    "comparison_table",
+    "confusion_table",
+    "flipped_table",
+    "judges_table",
+    "shots_table",
+    "summary_table",
+]
 
 
 def _best(summaries: Sequence[VariantSummary], metric: str) -> str | None:
@@ -33,11 +49,154 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.add_column(name, justify="right")
     best = {m: _best(summaries, m) for m in metrics}
     for s in summaries:
-        cells = [s.prompt, s.model, s.shots, str(s.cases)]
+        cells = [s.prompt, s.model, s.shots, _rows(s)]
         for metric in metrics:
             mark = " *" if best[metric] == s.variant else ""
             cells.append(f"{s.scores[metric]}{mark}")
         tokens = s.prompt_tokens + s.completion_tokens
         cells += [str(s.errors), f"{tokens:.0f}", f"{s.latency_s * 1000:.0f} ms"]
         table.add_row(*cells)
+    return table
+
+
+def _rows(s: VariantSummary) -> str:
+    """Rows scored; with repeats, rows x samples."""
+    if s.repeats > 1:
+        return f"{s.cases // s.repeats}x{s.repeats}"
+    return str(s.cases)
+
+
+def _cost(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "$0"
+    return f"${value:.2e}" if value < 1e-4 else f"${value:.4f}"
+
+
+def shots_table(points: Sequence[SweepPoint], metrics: Sequence[str]) -> Table:
+    """Score versus shots versus cost: one line per shot count of each prompt version."""
+    table = Table(title="Shots sweep: what each extra example buys, and what it costs")
+    for name in ("prompt", "model"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("shots", justify="right")
+    for metric in metrics:
+        table.add_column(metric, justify="right", no_wrap=True)
+    table.add_column("prompt tokens/call", justify="right")
+    table.add_column("cost/call", justify="right")
+    for p in points:
+        scores = [str(p.scores[m]) for m in metrics]
+        table.add_row(
+            p.prompt,
+            p.model,
+            p.shots,
+            *scores,
+            f"{p.prompt_tokens:.0f}",
+            _cost(p.cost_per_call),
+        )
+    return table
+
+
+def class_table(variant: str, report: ClassificationReport) -> Table:
+    """Per-class precision, recall, F1 and support, with macro-F1 and accuracy below."""
+    table = Table(
+        title=f"{variant}: per class ({report.rows} rows)",
+        caption=f"macro-F1 {report.macro_f1}  accuracy {report.accuracy:.3f}",
+    )
+    table.add_column("class")
+    for name in ("precision", "recall", "F1", "support"):
+        table.add_column(name, justify="right")
+    for label, f in report.per_class.items():
+        table.add_row(
+            Text(label), f"{f.precision:.3f}", f"{f.recall:.3f}", f"{f.f1:.3f}", str(f.support)
+        )
+    return table
+
+
+def confusion_table(variant: str, report: ClassificationReport) -> Table:
+    """Reference labels down, predicted labels across."""
+    predicted = list(next(iter(report.confusion.values())).keys()) if report.confusion else []
+    table = Table(title=f"{variant}: confusion", caption="rows: reference; columns: predicted")
+    table.add_column("reference")
+    for label in predicted:
+        table.add_column(Text(label), justify="right")
+    for label, counts in report.confusion.items():
+        table.add_row(Text(label), *(str(counts[p]) for p in predicted))
+    return table
+
+
+def judges_table(summaries: Sequence[VariantSummary]) -> Table | None:
+    """How consistent each LLM judge was; ``None`` when no metric used one."""
+    rows = [(s, m, j) for s in summaries for m, j in s.judges.items()]
+    if not rows:
+        return None
+    table = Table(title="LLM judges: agreement between samples, readable verdicts")
+    for name in ("variant", "metric"):
+        table.add_column(name, no_wrap=True)
+    for name in ("samples", "agreement", "verdicts", "position-consistent", "judge tokens/call"):
+        table.add_column(name, justify="right")
+    for s, metric, j in rows:
+        table.add_row(
+            s.variant,
+            metric,
+            str(j.samples),
+            _share(j.agreement),
+            _share(j.verdict_rate),
+            _share(j.consistent),
+            f"{s.scorer_tokens:.0f}",
+        )
+    return table
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.0%}"
+
+
+def _p(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3g}"
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """Per metric: both means, the paired difference b - a with its interval, the test."""
+    table = Table(
+        title=f"b - a on {comparison.rows} shared rows\na: {comparison.a}\nb: {comparison.b}",
+        caption=f"p (Holm) adjusted across {comparison.family} comparison(s); "
+        "fixed: a failed and b passed; broken: the reverse",
+    )
+    table.add_column("metric", no_wrap=True)
+    for name in ("a", "b", "b - a [95% CI]", "p", "p (Holm)", "test", "fixed", "broken"):
+        table.add_column(name, justify="right", no_wrap=name != "test")
+    for m in comparison.metrics:
+        d = m.difference
+        interval = "-" if not d.n else f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+        mark = " *" if d.n and m.p_holm < 0.05 else ""
+        table.add_row(
+            m.metric,
+            "-" if not d.n else f"{m.a_mean:.3f}",
+            "-" if not d.n else f"{m.b_mean:.3f}",
+            interval + mark,
+            _p(d.p_value),
+            _p(m.p_holm),
+            d.method,
+            str(len(m.fixed)),
+            str(len(m.broken)),
+        )
+    return table
+
+
+def _clip(value: object, width: int = 60) -> Text:
+    text = "" if value is None else " ".join(str(value).split())
+    return Text(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def flipped_table(metric: str, fixed: Sequence[FlippedRow], broken: Sequence[FlippedRow]) -> Table:
+    """The rows whose verdict flipped between a and b, with both outputs."""
+    table = Table(title=f"{metric}: rows that flipped")
+    for name in ("row", "flip", "expected", "a output", "b output"):
+        table.add_column(name, overflow="fold")
+    for rows, flip in ((fixed, "fail -> pass"), (broken, "pass -> fail")):
+        for r in rows:
+            table.add_row(
+                Text(r.row_id), flip, _clip(r.expected, 30), _clip(r.a_output), _clip(r.b_output)
+            )
     return table

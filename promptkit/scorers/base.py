@@ -1,16 +1,38 @@
-"""The scorer registry and the objects a scorer sees and returns."""
+"""The scorer registry and the objects a scorer sees and returns.
+
+Two ways to register, one registry:
+
+- ``@scorer("name")`` on ``fn(case, **args)``: called once per case.
+- ``@scorer_factory("name")`` on ``factory(setup, **args) -> fn(case)``: called once
+  when the suite loads, so heavy imports, model loading and argument checks happen
+  there (a missing optional extra is a one-line error before any model is called).
+"""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import SuiteError
 from promptkit.providers.base import Completion, Request
 
-__all__ = ["BoundScorer", "Case", "Score", "make_scorer", "registered_scorers", "scorer"]
+if TYPE_CHECKING:
+    from promptkit.prompts import PromptLibrary
+
+__all__ = [
+    "BoundScorer",
+    "Case",
+    "Score",
+    "ScorerSetup",
+    "make_scorer",
+    "registered_scorers",
+    "scorer",
+    "scorer_factory",
+]
 
 
 @dataclass(frozen=True)
@@ -20,6 +42,8 @@ class Score:
     value: float
     label: str | None = None
     explanation: str | None = None
+    #: Structured detail kept in the journal (``score_details``), e.g. a judge's samples.
+    details: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -36,19 +60,54 @@ class Case:
     #: where the runner has them, cache and retries) and counts its tokens and cost
     #: on this case's row. An LLM judge calls models through it.
     call: Callable[[Request], Awaitable[Completion]] | None = None
+    #: The template variables this case was rendered with (input name -> value).
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScorerSetup:
+    """What a scorer factory may need from the suite that names it."""
+
+    suite_path: Path | None = None
+    prompts: PromptLibrary | None = None
+
+    def resolve(self, relative: str | Path) -> Path:
+        """A path written in the suite, relative to the suite's folder."""
+        base = self.suite_path.parent if self.suite_path else Path.cwd()
+        return base / relative
 
 
 ScorerResult = Score | float | bool
 ScorerFn = Callable[..., ScorerResult | Awaitable[ScorerResult]]
-_SCORERS: dict[str, ScorerFn] = {}
+CaseScorer = Callable[[Case], ScorerResult | Awaitable[ScorerResult]]
+ScorerFactory = Callable[..., CaseScorer]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    fn: Callable[..., Any]
+    factory: bool
+
+
+_SCORERS: dict[str, _Entry] = {}
 
 
 def scorer(name: str | None = None) -> Callable[[ScorerFn], ScorerFn]:
     """Register ``fn(case, **args)`` under ``name`` (default: the function's name)."""
 
     def decorate(fn: ScorerFn) -> ScorerFn:
-        _SCORERS[name or fn.__name__] = fn
+        _SCORERS[name or fn.__name__] = _Entry(fn, factory=False)
         return fn
+
+    return decorate
+
+
+def scorer_factory(name: str | None = None) -> Callable[[ScorerFactory], ScorerFactory]:
+    """Register ``factory(setup, **args) -> fn(case)``, built once per suite scorer entry."""
+
+    def decorate(factory: ScorerFactory) -> ScorerFactory:
+        _SCORERS[name or factory.__name__] = _Entry(factory, factory=True)
+        return factory
 
     return decorate
 
@@ -63,11 +122,11 @@ class BoundScorer:
 
     metric: str
     name: str
-    fn: ScorerFn
+    fn: CaseScorer
     args: Mapping[str, Any]
 
     async def __call__(self, case: Case) -> Score:
-        result = self.fn(case, **self.args)
+        result = self.fn(case)
         if inspect.isawaitable(result):
             result = await result
         return _as_score(result)
@@ -83,11 +142,16 @@ def _as_score(result: Any) -> Score:
     return result
 
 
-def make_scorer(spec: str | Mapping[str, Any], *, path: str | None = None) -> BoundScorer:
+def make_scorer(
+    spec: str | Mapping[str, Any],
+    *,
+    path: str | Path | None = None,
+    setup: ScorerSetup | None = None,
+) -> BoundScorer:
     """``"exact_match"`` or ``{"contains": {"values": [...]}}`` -> a bound scorer.
 
     The reserved argument ``metric`` names the reported column, so one scorer can
-    appear twice with different arguments.
+    appear twice with different arguments. ``setup`` reaches scorer factories.
     """
     if isinstance(spec, str):
         name, args = spec, {}
@@ -104,19 +168,45 @@ def make_scorer(spec: str | Mapping[str, Any], *, path: str | None = None) -> Bo
         raise SuiteError(
             f"bad scorer entry {spec!r}", path=path, hint="write a name or {name: {args}}"
         )
-    fn = _SCORERS.get(name)
-    if fn is None:
+    entry = _SCORERS.get(name)
+    if entry is None:
         raise SuiteError(
             f"unknown scorer {name!r}",
             path=path,
             hint=f"use one of: {', '.join(registered_scorers())}, or register your own",
         )
     metric = str(args.pop("metric", name))
-    _check_args(name, fn, args, path)
+    _check_args(name, entry.fn, args, path)
+    if entry.factory:
+        fn = _build(name, entry.fn, setup or ScorerSetup(), args, path)
+    else:
+        fn = functools.partial(entry.fn, **args)
     return BoundScorer(metric=metric, name=name, fn=fn, args=args)
 
 
-def _check_args(name: str, fn: ScorerFn, args: Mapping[str, Any], path: str | None) -> None:
+def _build(
+    name: str,
+    factory: ScorerFactory,
+    setup: ScorerSetup,
+    args: Mapping[str, Any],
+    path: str | Path | None,
+) -> CaseScorer:
+    """Run a factory; a bad argument value becomes a SuiteError naming the scorer."""
+    try:
+        return factory(setup, **args)
+    except SuiteError as exc:
+        if exc.path is None:
+            exc.path = str(path) if path is not None else None
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SuiteError(
+            f"scorer {name!r}: {exc}", path=path, hint="fix its arguments in the suite"
+        ) from None
+
+
+def _check_args(
+    name: str, fn: Callable[..., Any], args: Mapping[str, Any], path: str | Path | None
+) -> None:
     params = inspect.signature(fn).parameters
     accepted = [p for p in list(params)[1:]]
     for key in args:
@@ -125,4 +215,16 @@ def _check_args(name: str, fn: ScorerFn, args: Mapping[str, Any], path: str | No
                 f"scorer {name!r} has no argument {key!r}",
                 path=path,
                 hint=f"its arguments: {', '.join(accepted) or 'none'}",
+            )
+    for key in accepted:
+        param = params[key]
+        required = param.default is inspect.Parameter.empty and param.kind in (
+            inspect.Parameter.KEYWORD_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+        if required and key not in args:
+            raise SuiteError(
+                f"scorer {name!r} needs the argument {key!r}",
+                path=path,
+                hint=f"write '- {name}: {{{key}: ...}}'",
             )

@@ -1,0 +1,88 @@
+"""JSON scorers: validity, and conformance to a JSON Schema (the ``jsonschema`` library,
+which implements every draft and reports where an instance fails)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from promptkit.errors import SuiteError
+from promptkit.parsers import JsonParser
+from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_factory
+
+_NOT_FOUND = object()
+
+
+def read_json(case: Case, *, strict: bool) -> tuple[Any, str | None]:
+    """The JSON value of the reply and an error, if none could be read.
+
+    A value the prompt's JSON parser already read is used as it is. ``strict``: the
+    whole reply must be one JSON document; otherwise fenced or embedded JSON counts.
+    """
+    if isinstance(case.output, dict | list):
+        return case.output, None
+    if strict:
+        try:
+            return json.loads(case.raw), None
+        except json.JSONDecodeError as exc:
+            return _NOT_FOUND, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    parsed = JsonParser(None).parse(case.raw)
+    return (_NOT_FOUND, parsed.error) if parsed.error else (parsed.value, None)
+
+
+@scorer("json_valid")
+def json_valid(case: Case, *, strict: bool = False) -> Score:
+    """The reply is (strict) or contains (fenced or embedded) a JSON object or array."""
+    value, error = read_json(case, strict=strict)
+    return Score(0.0, explanation=error) if value is _NOT_FOUND else Score(1.0)
+
+
+def _load_schema(setup: ScorerSetup, schema: Mapping[str, Any] | str) -> dict[str, Any]:
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    path = setup.resolve(schema)
+    try:
+        loaded = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise SuiteError(
+            f"json_schema: cannot read schema file {path}: {exc.strerror}",
+            hint="give a path relative to the suite file, or the schema inline",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise SuiteError(
+            f"json_schema: {path} is not JSON: {exc.msg}", line=exc.lineno, hint="fix the schema"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise SuiteError(f"json_schema: {path} is not a JSON object", hint="fix the schema")
+    return loaded
+
+
+@scorer_factory("json_schema")
+def json_schema(
+    setup: ScorerSetup, *, schema: Mapping[str, Any] | str, strict: bool = False
+) -> Callable[[Case], Score]:
+    """The reply's JSON conforms to ``schema`` (inline mapping, or a file beside the suite)."""
+    import jsonschema
+
+    document = _load_schema(setup, schema)
+    validator_class = jsonschema.validators.validator_for(document)
+    try:
+        validator_class.check_schema(document)
+    except jsonschema.SchemaError as exc:
+        raise SuiteError(
+            f"json_schema: invalid schema: {exc.message}", hint="fix the schema"
+        ) from None
+    validator = validator_class(document)
+
+    def score(case: Case) -> Score:
+        value, error = read_json(case, strict=strict)
+        if value is _NOT_FOUND:
+            return Score(0.0, explanation=error)
+        failure = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if failure is None:
+            return Score(1.0)
+        where = failure.json_path
+        return Score(0.0, explanation=f"{where}: {failure.message}"[:300])
+
+    return score
