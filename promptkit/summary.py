@@ -31,6 +31,7 @@ __all__ = [
     "JudgeSummary",
     "SweepPoint",
     "VariantSummary",
+    "best_variant",
     "classification_report",
     "shots_sweep",
     "summarize",
@@ -331,3 +332,13 @@ def _total_cost(frame: pd.DataFrame) -> float | None:
     if "cost" not in frame or frame.empty or frame["cost"].isna().any():
         return None
     return float(frame["cost"].sum())
+
+
+def best_variant(summaries: Sequence[VariantSummary], metric: str) -> str | None:
+    """The variant with the highest mean of ``metric``; None for a tie or fewer than two."""
+    scored = [s for s in summaries if s.scores.get(metric) and s.scores[metric].n]
+    if len(scored) < 2:
+        return None
+    top = max(s.scores[metric].mean for s in scored)
+    leaders = [s for s in scored if s.scores[metric].mean == top]
+    return leaders[0].variant if len(leaders) == 1 else None

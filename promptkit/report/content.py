@@ -22,7 +22,7 @@ from promptkit.prompts import Prompt, parse_ref
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
 from promptkit.stats import holm
 from promptkit.store import DEFAULT_ROOT, RunStore, load_run, read_journal
-from promptkit.summary import VariantSummary, summarize
+from promptkit.summary import VariantSummary, best_variant, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,7 +124,7 @@ def load_content(
             summary=s,
             label=labels[s.variant],
             color=colors[s.variant],
-            best=frozenset(m for m in metrics if _best(summaries, m) == s.variant),
+            best=frozenset(m for m in metrics if best_variant(summaries, m) == s.variant),
             differences=differences.get(s.variant, {}),
         )
         for s in summaries
@@ -213,15 +213,6 @@ def _as_differences(
                 d.mean, d.low, d.high, next(adjusted), d.n, len(m.fixed), len(m.broken)
             )
     return result
-
-
-def _best(summaries: Sequence[VariantSummary], metric: str) -> str | None:
-    scored = [s for s in summaries if s.scores.get(metric) and s.scores[metric].n]
-    if len(scored) < 2:
-        return None
-    top = max(s.scores[metric].mean for s in scored)
-    leaders = [s for s in scored if s.scores[metric].mean == top]
-    return leaders[0].variant if len(leaders) == 1 else None
 
 
 def _labels(summaries: Sequence[VariantSummary]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptkit.compare import Comparison, FlippedRow
-from promptkit.summary import ClassificationReport, SweepPoint, VariantSummary
+from promptkit.summary import ClassificationReport, SweepPoint, VariantSummary, best_variant
 
 __all__ = [
     "class_table",
@@ -25,15 +25,6 @@ __all__ = [
     "shots_table",
     "summary_table",
 ]
-
-
-def _best(summaries: Sequence[VariantSummary], metric: str) -> str | None:
-    scored = [s for s in summaries if s.scores.get(metric) and s.scores[metric].n]
-    if len(scored) < 2:
-        return None
-    top = max(s.scores[metric].mean for s in scored)
-    leaders = [s for s in scored if s.scores[metric].mean == top]
-    return leaders[0].variant if len(leaders) == 1 else None
 
 
 def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> Table:
@@ -47,7 +38,7 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.add_column(metric, justify="right", no_wrap=True)
     for name in ("errors", "tokens/call", "latency"):
         table.add_column(name, justify="right")
-    best = {m: _best(summaries, m) for m in metrics}
+    best = {m: best_variant(summaries, m) for m in metrics}
     for s in summaries:
         cells = [s.prompt, s.model, s.shots, _rows(s)]
         for metric in metrics:
