@@ -1,29 +1,53 @@
 """Runs a suite: each planned case goes to its provider, is parsed, scored and journaled.
 
-Requests run concurrently, bounded per model. A case that fails becomes an
-error row; it never stops the run. Nothing here prints: progress is reported
-through a callback so the CLI (or a notebook) decides how to show it.
+One request's path::
+
+    cache hit? ──yes──► answer (original latency and cost, marked cached)
+        │no
+    model lane: concurrency slot, requests-per-minute pacing
+        │
+    budget left? ──no──► the case is left for a resume
+        │
+    retries(timeout(provider.complete)) ──► price ──► cache ──► answer
+
+Then the answer is parsed, scored, appended to the journal, and counted. A case
+that fails becomes an error row; it never stops the run. Nothing here prints:
+progress is reported through a callback so the CLI (or a notebook) decides how
+to show it. Retry policy, pacing, prices and the cache live in their own modules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import ProviderError
+from promptkit.cache import ResponseCache, cache_key
+from promptkit.errors import BadInput, ProviderError
 from promptkit.parsers import Parser, make_parser
-from promptkit.plan import CasePlan, Planner
+from promptkit.plan import CasePlan, Planner, estimate_tokens
+from promptkit.pricing import PriceBook
 from promptkit.providers import Completion, Provider, Request, get_provider
+from promptkit.ratelimit import RateLimiter
+from promptkit.retry import RetryPolicy, with_retries
 from promptkit.scorers import Case
-from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, load_run
-from promptkit.suite import Suite
+from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, finished_cases, summary_frame
+from promptkit.suite import ModelSpec, Suite
 from promptkit.summary import VariantSummary, summarize
 
-__all__ = ["Progress", "RunResult", "run_suite", "run_suite_async"]
+__all__ = [
+    "DryRun",
+    "Progress",
+    "RunOptions",
+    "RunResult",
+    "default_cache_path",
+    "dry_run",
+    "run_suite",
+    "run_suite_async",
+]
 
 
 @dataclass
@@ -31,17 +55,29 @@ class Progress:
     """Counters the runner updates after every case."""
 
     total: int
+    run_id: str = ""
     done: int = 0
     errors: int = 0
     cache_hits: int = 0
     tokens: int = 0
+    completion_tokens: int = 0
     cost: float = 0.0
     started: float = field(default_factory=time.perf_counter)
 
     @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
     def rate(self) -> float:
-        elapsed = time.perf_counter() - self.started
+        """Cases per second."""
+        elapsed = self.elapsed
         return self.done / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        elapsed = self.elapsed
+        return self.completion_tokens / elapsed if elapsed > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -51,69 +87,191 @@ class RunResult:
     summaries: list[VariantSummary]
     errors: int
     cases: int
+    #: Why the run ended before every case was asked (e.g. the --max-cost budget).
+    stopped: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a suite; ``None`` means: the suite's setting, else the default."""
+
+    limit: int | None = None
+    concurrency: int | None = None  # requests in flight per model
+    rpm: float | None = None  # requests started per minute per model
+    timeout: float | None = None  # seconds per attempt
+    retries: int | None = None  # attempts after the first
+    cache: bool | str | Path = True  # False: no cache; a path: that SQLite file
+    refresh: bool = False  # ask again and overwrite cached answers
+    max_cost: float | None = None  # dollars; no new requests once spent
+    api_base: str | None = None  # endpoint for every model of the run
+    resume: bool | str | Path = False  # True: the suite's latest run; else a run id
 
 
 ProgressCallback = Callable[[Progress], None]
 
 
+def default_cache_path(root: str | Path = DEFAULT_ROOT) -> Path:
+    """``.promptkit/cache/responses.sqlite`` beside ``.promptkit/runs``."""
+    return Path(root).parent / "cache" / "responses.sqlite"
+
+
+def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
+    if options.cache is False:
+        return None
+    path = default_cache_path(root) if options.cache is True else Path(options.cache)
+    return ResponseCache(path)
+
+
+class BudgetReached(Exception):
+    """Raised instead of sending a request once the run's budget is spent."""
+
+
+class _Budget:
+    def __init__(self, max_cost: float | None) -> None:
+        self.max_cost = max_cost
+        self.spent = 0.0  # new spending only: cache hits were paid for by an earlier run
+
+    @property
+    def reached(self) -> bool:
+        return self.max_cost is not None and self.spent >= self.max_cost
+
+    def check(self) -> None:
+        if self.reached:
+            raise BudgetReached
+
+    def reason(self) -> str | None:
+        if not self.reached:
+            return None
+        return (
+            f"--max-cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
+            "resume the run to ask the remaining cases"
+        )
+
+
+class _Lane:
+    """One model: its provider, a bound on requests in flight, and optional pacing."""
+
+    def __init__(self, provider: Provider, width: int, rpm: float | None) -> None:
+        self.provider = provider
+        self.width = width
+        self.slots = asyncio.Semaphore(width)
+        self.limiter = RateLimiter(rpm) if rpm else None
+        self.api_base: str | None = getattr(provider, "api_base", None) or provider.options.get(
+            "api_base"
+        )
+        self.cacheable = bool(getattr(provider, "cacheable", True))
+
+
+class _Caller:
+    """Sends requests: cache, lane, budget, retries and timeout, then prices the answer."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        options: RunOptions,
+        cache: ResponseCache | None,
+        budget: _Budget,
+    ) -> None:
+        self.suite, self.options, self.cache, self.budget = suite, options, cache, budget
+        self.timeout = options.timeout or suite.timeout
+        retries = options.retries if options.retries is not None else suite.retries
+        self.policy = RetryPolicy() if retries is None else RetryPolicy(retries=retries)
+        self.prices = PriceBook(suite.prices)
+        self.lanes: dict[str, _Lane] = {}
+        for model in suite.models:
+            self.lanes[model.name] = self._lane(model)
+
+    def _lane(self, model: ModelSpec) -> _Lane:
+        provider = get_provider(model.name, model.options)
+        width = (
+            self.options.concurrency
+            or model.options.get("concurrency")
+            or self.suite.concurrency
+            or provider.default_concurrency
+        )
+        rpm = self.options.rpm or model.options.get("rpm") or self.suite.rpm
+        return _Lane(provider, int(width), rpm)
+
+    def lane(self, model: str) -> _Lane:
+        """The lane for ``model``; scorers may call models the suite does not list."""
+        if model not in self.lanes:
+            self.lanes[model] = self._lane(ModelSpec(model))
+        return self.lanes[model]
+
+    async def __call__(self, request: Request) -> tuple[Completion, int]:
+        """The answer and the number of attempts it took (0 for a cache hit)."""
+        lane = self.lane(request.model)
+        key = (
+            cache_key(request, lane.api_base) if self.cache is not None and lane.cacheable else None
+        )
+        if key is not None and not self.options.refresh:
+            assert self.cache is not None
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit, 0
+        async with lane.slots:
+            completion, attempts = await with_retries(
+                lambda: self._attempt(lane, request), self.policy
+            )
+        completion.cost = self.prices.cost(
+            request.model, completion.prompt_tokens, completion.completion_tokens, completion.cost
+        )
+        self.budget.spent += completion.cost or 0.0
+        if key is not None:
+            assert self.cache is not None
+            self.cache.put(key, request.model, completion)
+        return completion, attempts
+
+    async def _attempt(self, lane: _Lane, request: Request) -> Completion:
+        self.budget.check()
+        if lane.limiter is not None:
+            await lane.limiter.wait()
+        try:
+            return await asyncio.wait_for(lane.provider.complete(request), self.timeout)
+        except asyncio.TimeoutError:
+            raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from None
+
+    async def close(self) -> None:
+        for lane in self.lanes.values():
+            await lane.provider.aclose()
+        if self.cache is not None:
+            self.cache.close()
+
+
 class _Execution:
-    """State of one run: providers, parsers, concurrency limits and the journal."""
+    """One run: the caller, the prompts' parsers, the journal and the progress counters."""
 
     def __init__(
         self,
         suite: Suite,
         writer: RunWriter,
-        *,
-        concurrency: int | None,
+        caller: _Caller,
+        progress: Progress,
         on_progress: ProgressCallback | None,
-        total: int,
     ) -> None:
-        self.suite, self.writer = suite, writer
-        self.providers: dict[str, Provider] = {}
-        self.limits: dict[str, asyncio.Semaphore] = {}
-        self.width = 0  # requests allowed in flight, all models together
-        self.parsers: dict[str, Parser] = {}
-        for model in suite.models:
-            provider = get_provider(model.name, model.options)
-            self.providers[model.name] = provider
-            width = concurrency or suite.concurrency or provider.default_concurrency
-            self.limits[model.name] = asyncio.Semaphore(width)
-            self.width += width
-        for prompt in suite.prompts:
-            self.parsers[prompt.ref] = make_parser(prompt.meta.parser, path=prompt.path)
-        self.progress = Progress(total=total)
+        self.suite, self.writer, self.caller = suite, writer, caller
+        self.parsers: dict[str, Parser] = {
+            prompt.ref: make_parser(prompt.meta.parser, path=prompt.path)
+            for prompt in suite.prompts
+        }
+        self.progress = progress
         self.on_progress = on_progress
 
-    def _provider(self, model: str) -> Provider:
-        """The provider for ``model``; scorers may call models the suite does not list."""
-        if model not in self.providers:
-            provider = get_provider(model, {})
-            self.providers[model] = provider
-            self.limits[model] = asyncio.Semaphore(provider.default_concurrency)
-        return self.providers[model]
-
-    async def call(self, request: Request) -> Completion:
-        provider = self._provider(request.model)
-        async with self.limits[request.model]:
-            try:
-                return await asyncio.wait_for(
-                    provider.complete(request), timeout=self.suite.timeout
-                )
-            except asyncio.TimeoutError:
-                raise ProviderError(
-                    f"timed out after {self.suite.timeout:g}s", retryable=True
-                ) from None
+    @property
+    def width(self) -> int:
+        return sum(lane.width for lane in self.caller.lanes.values())
 
     async def run_case(self, plan: CasePlan) -> None:
         row = self._base_row(plan)
         try:
-            completion = await self.call(plan.request)
+            completion, attempts = await self.caller(plan.request)
+            row.update(await self._score(plan, completion), attempts=attempts)
+        except BudgetReached:
+            return  # never asked: not journaled, so a resume asks it
         except ProviderError as exc:
             row["error"] = str(exc)
         except Exception as exc:  # a provider bug must not end the whole run
             row["error"] = f"{type(exc).__name__}: {exc}"
-        else:
-            row.update(await self._score(plan, completion))
         self.writer.append(row)
         self._count(row)
 
@@ -144,7 +302,7 @@ class _Execution:
         usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
 
         async def call(request: Request) -> Completion:
-            answer = await self.call(request)
+            answer, _ = await self.caller(request)
             usage["scorer_tokens"] += answer.prompt_tokens + answer.completion_tokens
             usage["scorer_cost"] += answer.cost or 0.0
             return answer
@@ -158,18 +316,7 @@ class _Execution:
             parse_error=parsed.error,
             call=call,
         )
-        scores: dict[str, float] = {}
-        labels: dict[str, str] = {}
-        error = None
-        for bound in self.suite.scorers:
-            try:
-                score = await bound(case)
-            except Exception as exc:  # one broken scorer is reported, not fatal
-                error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
-                continue
-            scores[bound.metric] = score.value
-            if score.label is not None:
-                labels[bound.metric] = score.label
+        scores, labels, error = await self._apply_scorers(case)
         return {
             "output": completion.text,
             "parsed": parsed.value,
@@ -186,60 +333,137 @@ class _Execution:
             **usage,
         }
 
+    async def _apply_scorers(
+        self, case: Case
+    ) -> tuple[dict[str, float], dict[str, str], str | None]:
+        scores: dict[str, float] = {}
+        labels: dict[str, str] = {}
+        error = None
+        for bound in self.suite.scorers:
+            try:
+                score = await bound(case)
+            except BudgetReached:
+                raise
+            except Exception as exc:  # one broken scorer is reported, not fatal
+                error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
+                continue
+            scores[bound.metric] = score.value
+            if score.label is not None:
+                labels[bound.metric] = score.label
+        return scores, labels, error
+
     def _count(self, row: dict[str, Any]) -> None:
         progress = self.progress
         progress.done += 1
         progress.errors += row["error"] is not None
         progress.cache_hits += bool(row.get("cached"))
-        progress.tokens += int(row.get("prompt_tokens") or 0) + int(
-            row.get("completion_tokens") or 0
-        )
+        completion_tokens = int(row.get("completion_tokens") or 0)
+        progress.tokens += int(row.get("prompt_tokens") or 0) + completion_tokens
+        progress.completion_tokens += completion_tokens
         progress.cost += float(row.get("cost") or 0.0)
         if self.on_progress:
             self.on_progress(progress)
-
-    async def close(self) -> None:
-        for provider in self.providers.values():
-            await provider.aclose()
 
 
 async def run_suite_async(
     suite: Suite,
     *,
-    limit: int | None = None,
-    concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    **options: Any,
 ) -> RunResult:
-    planner = Planner(suite, limit=limit)
+    """Run every variant of ``suite`` and store the run; ``options`` are :class:`RunOptions`."""
+    settings = RunOptions(**options)
+    suite = _with_api_base(suite, settings.api_base)
+    planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
-    writer = RunStore(root).create(suite)
-    execution = _Execution(
-        suite, writer, concurrency=concurrency, on_progress=on_progress, total=planner.count()
-    )
+    budget = _Budget(settings.max_cost)
+    caller = _Caller(suite, settings, _open_cache(settings, root), budget)
     try:
-        await _drain(execution, planner)
+        _check_budget_is_priceable(suite, settings, caller.prices)
+        writer, done = _open_run(suite, settings, root)
+    except BaseException:
+        await caller.close()
+        raise
+    progress = Progress(total=_count_missing(planner, done), run_id=writer.id)
+    execution = _Execution(suite, writer, caller, progress, on_progress)
+    try:
+        await _drain(execution, (c for c in planner.cases() if c.key not in done), budget)
     finally:
-        await execution.close()
+        await caller.close()
         writer.close()
-    return _finish(suite, writer, root)
+    return _finish(suite, writer, budget.reason())
 
 
-async def _drain(execution: _Execution, planner: Planner) -> None:
+def _with_api_base(suite: Suite, api_base: str | None) -> Suite:
+    if not api_base:
+        return suite
+    models = tuple(ModelSpec(m.name, {**m.options, "api_base": api_base}) for m in suite.models)
+    return replace(suite, models=models)
+
+
+def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceBook) -> None:
+    if options.max_cost is None:
+        return
+    for model in suite.models:
+        if prices.price(model.name) is None:
+            raise BadInput(
+                f"--max-cost needs a price for {model.name}, which litellm's price map lacks",
+                path=suite.path,
+                hint=f"add prices: {{{model.name}: {{input_per_1m: ..., output_per_1m: ...}}}}",
+            )
+
+
+def _open_run(
+    suite: Suite, options: RunOptions, root: str | Path
+) -> tuple[RunWriter, set[tuple[str, str, int]]]:
+    """A new run, or the run being resumed and the cases it already answered."""
+    store = RunStore(root)
+    if options.resume is False:
+        return store.create(suite), set()
+    run = None if options.resume is True else options.resume
+    writer = store.reopen(run, suite)
+    return writer, finished_cases(writer.folder)
+
+
+def _count_missing(planner: Planner, done: set[tuple[str, str, int]]) -> int:
+    if not done:
+        return planner.count()
+    return sum(
+        (variant.id, row.id, repeat) not in done
+        for variant in planner.suite.variants()
+        for row in planner.rows
+        for repeat in range(planner.suite.repeat)
+    )
+
+
+async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: _Budget) -> None:
     """Keep a bounded number of cases in flight, so memory stays flat on big runs."""
     width = execution.width * 2
     pending: set[asyncio.Task[None]] = set()
-    for plan in planner.cases():
-        pending.add(asyncio.ensure_future(execution.run_case(plan)))
-        if len(pending) >= width:
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-    if pending:
-        await asyncio.gather(*pending)
+    try:
+        for plan in cases:
+            if budget.reached:
+                break
+            pending.add(asyncio.ensure_future(execution.run_case(plan)))
+            if len(pending) >= width:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a journal that cannot be written must stop the run
+        if pending:
+            await asyncio.gather(*pending)
+    finally:
+        # Interrupted: cases in flight are abandoned (and not journaled) before the
+        # journal closes, so nothing writes to it afterwards.
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _finish(suite: Suite, writer: RunWriter, root: str | Path) -> RunResult:
-    frame = load_run(writer.folder, root=root)
-    summaries = summarize(frame, [s.metric for s in suite.scorers])
+def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
+    metrics = [s.metric for s in suite.scorers]
+    frame = summary_frame(writer.folder, metrics)
+    summaries = summarize(frame, metrics)
     errors = sum(s.errors for s in summaries)
     writer.write_json(
         "summary.json",
@@ -247,23 +471,89 @@ def _finish(suite: Suite, writer: RunWriter, root: str | Path) -> RunResult:
             "run_id": writer.id,
             "cases": len(frame),
             "errors": errors,
+            "stopped": stopped,
             "variants": [s.to_dict() for s in summaries],
         },
     )
-    return RunResult(writer.id, writer.folder, summaries, errors, len(frame))
+    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped)
 
 
 def run_suite(
     suite: Suite,
     *,
-    limit: int | None = None,
-    concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    **options: Any,
 ) -> RunResult:
-    """Run every variant of ``suite`` and store the run; see :func:`run_suite_async`."""
-    return asyncio.run(
-        run_suite_async(
-            suite, limit=limit, concurrency=concurrency, root=root, on_progress=on_progress
+    """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
+    return asyncio.run(run_suite_async(suite, root=root, on_progress=on_progress, **options))
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a run would send, estimated without calling any model."""
+
+    requests: int
+    cached: int  # answered from the cache, costing nothing
+    prompt_tokens: int  # estimated (about four characters a token), uncached requests
+    cost: float | None  # prompt tokens at input prices; None when a model has no price
+    max_output_cost: float | None  # ceiling for answers at max_tokens; None when unbounded
+    unpriced: tuple[str, ...]
+
+
+def dry_run(suite: Suite, *, root: str | Path = DEFAULT_ROOT, **options: Any) -> DryRun:
+    """Render every case and estimate requests, prompt tokens and cost; call nothing."""
+    settings = RunOptions(**options)
+    suite = _with_api_base(suite, settings.api_base)
+    planner = Planner(suite, limit=settings.limit)
+    planner.check_renders()
+    cache = None if settings.refresh else _open_cache(settings, root)
+    # The caller is built only to key the cache exactly as a run would; it sends nothing.
+    caller = _Caller(suite, settings, cache, _Budget(None))
+    tally = _DryTally()
+    try:
+        for plan in planner.cases():
+            lane = caller.lane(plan.request.model)
+            key = cache_key(plan.request, lane.api_base)
+            hit = cache is not None and lane.cacheable and cache.get(key) is not None
+            tally.add(plan.request, caller.prices, hit)
+    finally:
+        asyncio.run(caller.close())
+    return tally.result()
+
+
+class _DryTally:
+    def __init__(self) -> None:
+        self.requests = self.cached = self.prompt_tokens = 0
+        self.cost: float = 0.0
+        self.output_cost: float | None = 0.0
+        self.unpriced: dict[str, None] = {}
+
+    def add(self, request: Request, prices: PriceBook, cached: bool) -> None:
+        self.requests += 1
+        if cached:
+            self.cached += 1
+            return
+        tokens = estimate_tokens(request.messages)
+        self.prompt_tokens += tokens
+        price = prices.price(request.model)
+        if price is None:
+            self.unpriced[request.model] = None
+            return
+        self.cost += tokens * price.input
+        max_tokens = request.params.get("max_tokens")
+        if max_tokens is None or self.output_cost is None:
+            self.output_cost = None
+        else:
+            self.output_cost += int(max_tokens) * price.output
+
+    def result(self) -> DryRun:
+        priced = not self.unpriced
+        return DryRun(
+            requests=self.requests,
+            cached=self.cached,
+            prompt_tokens=self.prompt_tokens,
+            cost=self.cost if priced else None,
+            max_output_cost=self.output_cost if priced else None,
+            unpriced=tuple(self.unpriced),
         )
-    )
