@@ -7,9 +7,11 @@ completion exactly as it was first received, latency and cost included, marked
 ``cached=True``; only successful completions are stored.
 
 SQLite runs in WAL mode: readers never block, writers queue on a busy timeout,
-and a process killed at any moment leaves the file consistent (a write either
-committed or not). Two runs sharing one cache therefore both finish, and the
-cache stays readable.
+and a process killed at any moment leaves the file consistent (a transaction
+either committed or not). Two runs sharing one cache therefore both finish, and
+the cache stays readable. Writes are grouped into one short transaction per
+``batch`` answers or ``flush_s`` seconds, which costs a quarter of a commit per
+answer; a kill forgets at most that batch, which the run journal holds anyway.
 """
 
 from __future__ import annotations
@@ -56,8 +58,18 @@ def cache_key(request: Request, api_base: str | None = None) -> str:
 class ResponseCache:
     """Completions by cache key, in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 60.0,
+        batch: int = 32,
+        flush_s: float = 0.25,
+    ) -> None:
         self.path = Path(path)
+        self.batch, self.flush_s = batch, flush_s
+        self._pending: dict[str, tuple[str, str, float]] = {}
+        self._oldest_pending = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: every put is its own short transaction, so a kill loses at most it.
         self._db = sqlite3.connect(
@@ -70,10 +82,16 @@ class ResponseCache:
         self._db.execute(_SCHEMA)
 
     def get(self, key: str) -> Completion | None:
-        row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return None
-        data: dict[str, Any] = json.loads(row[0])
+        if key in self._pending:
+            text = self._pending[key][1]
+        else:
+            row = self._db.execute(
+                "SELECT completion FROM responses WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            text = row[0]
+        data: dict[str, Any] = json.loads(text)
         return Completion(**data, cached=True)
 
     def put(self, key: str, model: str, completion: Completion) -> None:
@@ -85,13 +103,31 @@ class ResponseCache:
             "cost": completion.cost,
             "finish_reason": completion.finish_reason,
         }
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, model, completion, created) VALUES (?,?,?,?)",
-            (key, model, json.dumps(data, ensure_ascii=False), time.time()),
-        )
+        now = time.time()
+        if not self._pending:
+            self._oldest_pending = now
+        self._pending[key] = (model, json.dumps(data, ensure_ascii=False), now)
+        if len(self._pending) >= self.batch or now - self._oldest_pending >= self.flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending answers in one transaction."""
+        if not self._pending:
+            return
+        rows = [(key, *entry) for key, entry in self._pending.items()]
+        with self._db:  # BEGIN ... COMMIT, or ROLLBACK on error
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO responses (key, model, completion, created) "
+                "VALUES (?,?,?,?)",
+                rows,
+            )
+        self._pending.clear()
 
     def __len__(self) -> int:
+        self.flush()
         return int(self._db.execute("SELECT count(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
+        self.flush()
         self._db.close()
