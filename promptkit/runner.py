@@ -19,8 +19,9 @@ to show it. Retry policy, pacing, prices and the cache live in their own modules
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,8 @@ class RunResult:
     cases: int
     #: Why the run ended before every case was asked (e.g. the --max-cost budget).
     stopped: str | None = None
+    #: Per model, answer tokens per second of request time (fresh answers only).
+    output_tokens_per_s: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ class _Caller:
         if lane.limiter is not None:
             await lane.limiter.wait()
         try:
-            return await asyncio.wait_for(lane.provider.complete(request), self.timeout)
+            return await _within(self.timeout, lane.provider.complete(request))
         except asyncio.TimeoutError:
             raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from None
 
@@ -236,6 +239,14 @@ class _Caller:
             await lane.provider.aclose()
         if self.cache is not None:
             self.cache.close()
+
+
+async def _within(seconds: float, call: Coroutine[Any, Any, Completion]) -> Completion:
+    """``call`` with a deadline; asyncio.timeout (3.11+) spares wait_for's extra task."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await call
+    return await asyncio.wait_for(call, seconds)
 
 
 class _Execution:
@@ -265,6 +276,9 @@ class _Execution:
         row = self._base_row(plan)
         try:
             completion, attempts = await self.caller(plan.request)
+            # Answers arrive in bursts; yielding here lets the requests waiting for the
+            # slots this burst freed go out before the burst is scored and journaled.
+            await asyncio.sleep(0)
             row.update(await self._score(plan, completion), attempts=attempts)
         except BudgetReached:
             return  # never asked: not journaled, so a resume asks it
@@ -438,26 +452,35 @@ def _count_missing(planner: Planner, done: set[tuple[str, str, int]]) -> int:
 
 
 async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: _Budget) -> None:
-    """Keep a bounded number of cases in flight, so memory stays flat on big runs."""
-    width = execution.width * 2
-    pending: set[asyncio.Task[None]] = set()
+    """Keep a bounded window of cases in flight, so memory stays flat on big runs.
+
+    The window is a semaphore released by each case as it ends: O(1) per case,
+    where waiting on the whole set of pending tasks would cost O(window).
+    """
+    window = asyncio.Semaphore(execution.width * 2)
+    running: set[asyncio.Task[None]] = set()
+
+    def ended(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        window.release()
+
     try:
         for plan in cases:
+            await window.acquire()
             if budget.reached:
                 break
-            pending.add(asyncio.ensure_future(execution.run_case(plan)))
-            if len(pending) >= width:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()  # a journal that cannot be written must stop the run
-        if pending:
-            await asyncio.gather(*pending)
+            task = asyncio.ensure_future(execution.run_case(plan))
+            task.add_done_callback(ended)
+            running.add(task)
+        while running:
+            # A failure here (a journal that cannot be written) must stop the run.
+            await asyncio.gather(*running)
     finally:
         # Interrupted: cases in flight are abandoned (and not journaled) before the
         # journal closes, so nothing writes to it afterwards.
-        for task in pending:
+        for task in running:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
@@ -465,6 +488,7 @@ def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
     frame = summary_frame(writer.folder, metrics)
     summaries = summarize(frame, metrics)
     errors = sum(s.errors for s in summaries)
+    speeds = output_tokens_per_s(frame)
     writer.write_json(
         "summary.json",
         {
@@ -472,10 +496,25 @@ def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
             "cases": len(frame),
             "errors": errors,
             "stopped": stopped,
+            "output_tokens_per_s": speeds,
             "variants": [s.to_dict() for s in summaries],
         },
     )
-    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped)
+    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped, speeds)
+
+
+def output_tokens_per_s(frame: Any) -> dict[str, float]:
+    """Per model: answer tokens per second of request time, over answers not from the cache.
+
+    For an in-process local model a request's latency is its own generation time
+    (requests take turns on the model), so this is the model's generation speed.
+    """
+    fresh = frame[frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
+    speeds = {}
+    for model, group in fresh.groupby("model", sort=False):
+        seconds = float(group["latency_s"].sum())
+        speeds[str(model)] = round(float(group["completion_tokens"].sum()) / seconds, 1)
+    return speeds
 
 
 def run_suite(

@@ -122,6 +122,9 @@ def _report(console: Console, result: RunResult, allow_errors: bool) -> int:
     console.print(
         f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
     )
+    speeds = ", ".join(f"{m} {v:g}" for m, v in result.output_tokens_per_s.items())
+    if speeds:
+        console.print(f"answer tokens/s (per request): {speeds}")
     if result.stopped:
         click.echo(f"promptkit: stopped early: {result.stopped}", err=True)
     if result.errors and not allow_errors:
