@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from promptkit.api import evaluate, render_prompt
+    from promptkit.api import estimate, evaluate, render_prompt
     from promptkit.datasets import Dataset, Row, load_dataset
     from promptkit.errors import (
         BadInput,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         register_mock,
         register_provider,
     )
-    from promptkit.runner import RunResult, run_suite, run_suite_async
+    from promptkit.runner import DryRun, RunOptions, RunResult, run_suite, run_suite_async
     from promptkit.scorers import Case, Score, scorer
     from promptkit.stats import Estimate, mean_interval
     from promptkit.store import load_run
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from promptkit.summary import VariantSummary, summarize
 
 _EXPORTS = {
+    "estimate": "promptkit.api",
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
     "Dataset": "promptkit.datasets",
@@ -66,6 +67,8 @@ _EXPORTS = {
     "get_provider": "promptkit.providers",
     "register_mock": "promptkit.providers",
     "register_provider": "promptkit.providers",
+    "DryRun": "promptkit.runner",
+    "RunOptions": "promptkit.runner",
     "RunResult": "promptkit.runner",
     "run_suite": "promptkit.runner",
     "run_suite_async": "promptkit.runner",
