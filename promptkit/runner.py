@@ -125,7 +125,7 @@ def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
     return ResponseCache(path)
 
 
-class BudgetReached(Exception):
+class _BudgetReached(Exception):
     """Raised instead of sending a request once the run's budget is spent."""
 
 
@@ -140,7 +140,7 @@ class _Budget:
 
     def check(self) -> None:
         if self.reached:
-            raise BudgetReached
+            raise _BudgetReached
 
     def reason(self) -> str | None:
         if not self.reached:
@@ -162,27 +162,24 @@ class _Lane:
         self.api_base: str | None = getattr(provider, "api_base", None) or provider.options.get(
             "api_base"
         )
-        self.cacheable = bool(getattr(provider, "cacheable", True))
+        self.cacheable = provider.cacheable
 
 
 class _Caller:
     """Sends requests: cache, lane, budget, retries and timeout, then prices the answer."""
 
     def __init__(
-        self,
-        suite: Suite,
-        options: RunOptions,
-        cache: ResponseCache | None,
-        budget: _Budget,
+        self, suite: Suite, options: RunOptions, budget: _Budget, root: str | Path
     ) -> None:
-        self.suite, self.options, self.cache, self.budget = suite, options, cache, budget
+        self.suite, self.options, self.budget = suite, options, budget
         self.timeout = options.timeout or suite.timeout
         retries = options.retries if options.retries is not None else suite.retries
         self.policy = RetryPolicy() if retries is None else RetryPolicy(retries=retries)
         self.prices = PriceBook(suite.prices)
         self.lanes: dict[str, _Lane] = {}
-        for model in suite.models:
+        for model in suite.models:  # a bad model name fails here, before anything opens
             self.lanes[model.name] = self._lane(model)
+        self.cache = _open_cache(options, root)
 
     def _lane(self, model: ModelSpec) -> _Lane:
         provider = get_provider(model.name, model.options)
@@ -201,17 +198,20 @@ class _Caller:
             self.lanes[model] = self._lane(ModelSpec(model))
         return self.lanes[model]
 
+    def lookup(self, request: Request) -> tuple[str | None, Completion | None]:
+        """The request's cache key (None: not cached) and the cached answer, if any."""
+        lane = self.lane(request.model)
+        if self.cache is None or not lane.cacheable:
+            return None, None
+        key = cache_key(request, lane.api_base)
+        return key, None if self.options.refresh else self.cache.get(key)
+
     async def __call__(self, request: Request) -> tuple[Completion, int]:
         """The answer and the number of attempts it took (0 for a cache hit)."""
+        key, hit = self.lookup(request)
+        if hit is not None:
+            return hit, 0
         lane = self.lane(request.model)
-        key = (
-            cache_key(request, lane.api_base) if self.cache is not None and lane.cacheable else None
-        )
-        if key is not None and not self.options.refresh:
-            assert self.cache is not None
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit, 0
         async with lane.slots:
             completion, attempts = await with_retries(
                 lambda: self._attempt(lane, request), self.policy
@@ -280,7 +280,7 @@ class _Execution:
             # slots this burst freed go out before the burst is scored and journaled.
             await asyncio.sleep(0)
             row.update(await self._score(plan, completion), attempts=attempts)
-        except BudgetReached:
+        except _BudgetReached:
             return  # never asked: not journaled, so a resume asks it
         except ProviderError as exc:
             row["error"] = str(exc)
@@ -356,7 +356,7 @@ class _Execution:
         for bound in self.suite.scorers:
             try:
                 score = await bound(case)
-            except BudgetReached:
+            except _BudgetReached:
                 raise
             except Exception as exc:  # one broken scorer is reported, not fatal
                 error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
@@ -392,7 +392,7 @@ async def run_suite_async(
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
     budget = _Budget(settings.max_cost)
-    caller = _Caller(suite, settings, _open_cache(settings, root), budget)
+    caller = _Caller(suite, settings, budget, root)
     try:
         _check_budget_is_priceable(suite, settings, caller.prices)
         writer, done = _open_run(suite, settings, root)
@@ -546,18 +546,22 @@ def dry_run(suite: Suite, *, root: str | Path = DEFAULT_ROOT, **options: Any) ->
     suite = _with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()
-    cache = None if settings.refresh else _open_cache(settings, root)
-    # The caller is built only to key the cache exactly as a run would; it sends nothing.
-    caller = _Caller(suite, settings, cache, _Budget(None))
+    # The caller keys the cache exactly as a run would; it never sends anything.
+    caller = _Caller(
+        suite, replace(settings, cache=settings.cache and not settings.refresh), _Budget(None), root
+    )
     tally = _DryTally()
     try:
         for plan in planner.cases():
             lane = caller.lane(plan.request.model)
-            key = cache_key(plan.request, lane.api_base)
-            hit = cache is not None and lane.cacheable and cache.get(key) is not None
+            cache = caller.cache if lane.cacheable else None
+            hit = (
+                cache is not None and cache.get(cache_key(plan.request, lane.api_base)) is not None
+            )
             tally.add(plan.request, caller.prices, hit)
     finally:
-        asyncio.run(caller.close())
+        if caller.cache is not None:
+            caller.cache.close()
     return tally.result()
 
 
