@@ -70,6 +70,8 @@ class _State:
         self.faults = faults
         self.rng = random.Random(faults.seed)
         self.log: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0  # most requests the server held at once
 
     def configure(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(Faults)}
@@ -117,6 +119,15 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 async def _chat(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    state.in_flight += 1
+    state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+    try:
+        return await _answer(request, state)
+    finally:
+        state.in_flight -= 1
+
+
+async def _answer(request: web.Request, state: _State) -> web.StreamResponse:
     faults = state.faults
     raw = await request.read()
     body = json.loads(raw)
@@ -193,6 +204,10 @@ class FakeServer:
 
     def configure(self, **changes: Any) -> None:
         self.app[STATE].configure(changes)
+
+    @property
+    def peak_in_flight(self) -> int:
+        return self.app[STATE].peak_in_flight
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)

@@ -28,7 +28,9 @@ parser: {type: label, labels: [positive, negative]}
 """
 
 
-def http_project(root: Path, url: str, *, rows: int = 12, extra: str = "") -> Path:
+def http_project(
+    root: Path, url: str, *, rows: int = 12, extra: str = "", model_options: str = ""
+) -> Path:
     """A suite of ``rows`` reviews for ``oai/fake`` at ``url``; the fake echoes the review,
     so the label parser reads the right label from every answer."""
     write(root / "prompts" / "review" / "v1.jinja", PROMPT)
@@ -43,7 +45,7 @@ def http_project(root: Path, url: str, *, rows: int = 12, extra: str = "") -> Pa
         "inputs: [text]\n"
         "reference: label\n"
         "prompts: [review@v1]\n"
-        f"models: [{{name: oai/fake, api_base: '{url}'}}]\n"
+        f"models: [{{name: oai/fake, api_base: '{url}'{model_options}}}]\n"
         "scorers: [label_accuracy]\n" + extra,
     )
 
@@ -121,6 +123,39 @@ def test_api_base_is_part_of_the_cache_key(tmp_path: Path) -> None:
         frame = load_run(evaluate(suite, api_base=two.url).run_id)
         assert frame["output"].str.startswith("two: ").all()
         assert len(one.log()) == 3 and len(two.log()) == 3
+
+
+def test_concurrency_bounds_requests_in_flight(tmp_path: Path) -> None:
+    with FakeServer(Faults(latency_ms=30)) as server:
+        evaluate(http_project(tmp_path, server.url), concurrency=3, cache=False)
+        assert server.peak_in_flight == 3
+    with FakeServer(Faults(latency_ms=30)) as server:
+        # The model's own option beats the suite's.
+        suite = http_project(
+            tmp_path, server.url, extra="concurrency: 5\n", model_options=", concurrency: 2"
+        )
+        evaluate(suite, cache=False)
+        assert server.peak_in_flight == 2
+
+
+def test_rpm_and_concurrency_settings_reach_each_model(tmp_path: Path) -> None:
+    from promptkit import load_suite
+    from promptkit.runner import RunOptions, _Budget, _Caller
+
+    suite = load_suite(
+        http_project(tmp_path, "http://unused/v1", extra="rpm: 30\nconcurrency: 7\n")
+    )
+    lane = _Caller(suite, RunOptions(cache=False), _Budget(None), tmp_path).lane("oai/fake")
+    assert lane.width == 7 and lane.limiter is not None and lane.limiter.interval == 2.0
+    lane = _Caller(
+        suite, RunOptions(cache=False, rpm=120, concurrency=3), _Budget(None), tmp_path
+    ).lane("oai/fake")
+    assert lane.width == 3 and lane.limiter is not None and lane.limiter.interval == 0.5
+    judge = _Caller(suite, RunOptions(cache=False), _Budget(None), tmp_path).lane("oai/judge")
+    assert judge.width == 7 and judge.limiter is not None  # a scorer's model: suite settings
+    plain = load_suite(http_project(tmp_path, "http://unused/v1"))
+    lane = _Caller(plain, RunOptions(cache=False), _Budget(None), tmp_path).lane("oai/fake")
+    assert lane.width == 64 and lane.limiter is None  # the provider's default, no pacing
 
 
 def test_non_retryable_errors_fail_at_once(server: FakeServer, tmp_path: Path) -> None:
