@@ -56,14 +56,14 @@ class Progress:
     """Counters the runner updates after every case."""
 
     total: int
-    run_id: str = ""
     done: int = 0
     errors: int = 0
     cache_hits: int = 0
     tokens: int = 0
-    completion_tokens: int = 0
     cost: float = 0.0
     started: float = field(default_factory=time.perf_counter)
+    run_id: str = ""
+    completion_tokens: int = 0
 
     @property
     def elapsed(self) -> float:
