@@ -4,6 +4,7 @@ so the CPU time a benchmark measures is the client's alone."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,3 +31,8 @@ def fake_server(*args: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def machine_load() -> str:
+    """The load average, printed beside timings taken on a shared machine."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake import REPO, fake_server
+from _fake import REPO, fake_server, machine_load
 from harness_cpu import measure
 
 
@@ -46,3 +46,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(machine_load())

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake import fake_server
+from _fake import fake_server, machine_load
 from _project import make_project
 
 from promptkit import load_suite, run_suite
@@ -49,3 +49,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(machine_load())

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake import REPO
+from _fake import REPO, machine_load
 from _project import make_project
 
 SHAPES = (
@@ -66,3 +66,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(machine_load())

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake import REPO, fake_server
+from _fake import REPO, fake_server, machine_load
 from _project import make_project
 
 
@@ -52,3 +52,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(machine_load())

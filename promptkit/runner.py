@@ -276,9 +276,6 @@ class _Execution:
         row = self._base_row(plan)
         try:
             completion, attempts = await self.caller(plan.request)
-            # Answers arrive in bursts; yielding here lets the requests waiting for the
-            # slots this burst freed go out before the burst is scored and journaled.
-            await asyncio.sleep(0)
             row.update(await self._score(plan, completion), attempts=attempts)
         except _BudgetReached:
             return  # never asked: not journaled, so a resume asks it
