@@ -12,6 +12,9 @@ Order of authority for one completion:
 3. litellm's price map, read from the JSON file litellm ships (never from the
    network, and without importing litellm, which takes seconds);
 4. unknown: ``None``, never a guess. ``local/`` and ``mock/`` models cost 0.
+
+A :class:`Budget` stops a run from sending new requests once it has spent
+``--max-cost``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FREE_PREFIXES", "Price", "PriceBook", "litellm_price_map"]
+__all__ = ["FREE_PREFIXES", "Budget", "BudgetReached", "Price", "PriceBook", "litellm_price_map"]
 
 #: Prefixes whose models run on this machine and cost nothing per call.
 FREE_PREFIXES = ("local", "mock", "hf")
@@ -103,3 +106,32 @@ class PriceBook:
             return reported
         price = self.price(model)
         return price.cost(prompt_tokens, completion_tokens) if price is not None else None
+
+
+class BudgetReached(Exception):
+    """Raised instead of sending a request once the run's budget is spent."""
+
+
+class Budget:
+    """Money spent by this run on new answers; cache hits were paid for earlier."""
+
+    def __init__(self, max_cost: float | None) -> None:
+        self.max_cost = max_cost
+        self.spent = 0.0
+
+    @property
+    def reached(self) -> bool:
+        return self.max_cost is not None and self.spent >= self.max_cost
+
+    def check(self) -> None:
+        if self.reached:
+            raise BudgetReached
+
+    def reason(self) -> str | None:
+        """Why the run stopped early, or None when it did not."""
+        if not self.reached:
+            return None
+        return (
+            f"--max-cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
+            "resume the run to ask the remaining cases"
+        )

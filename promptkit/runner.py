@@ -30,7 +30,7 @@ from promptkit.cache import ResponseCache, cache_key
 from promptkit.errors import BadInput, ProviderError
 from promptkit.parsers import Parser, make_parser
 from promptkit.plan import CasePlan, Planner, estimate_tokens
-from promptkit.pricing import PriceBook
+from promptkit.pricing import Budget, BudgetReached, PriceBook
 from promptkit.providers import Completion, Provider, Request, get_provider
 from promptkit.ratelimit import RateLimiter
 from promptkit.retry import RetryPolicy, with_retries
@@ -125,32 +125,6 @@ def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
     return ResponseCache(path)
 
 
-class _BudgetReached(Exception):
-    """Raised instead of sending a request once the run's budget is spent."""
-
-
-class _Budget:
-    def __init__(self, max_cost: float | None) -> None:
-        self.max_cost = max_cost
-        self.spent = 0.0  # new spending only: cache hits were paid for by an earlier run
-
-    @property
-    def reached(self) -> bool:
-        return self.max_cost is not None and self.spent >= self.max_cost
-
-    def check(self) -> None:
-        if self.reached:
-            raise _BudgetReached
-
-    def reason(self) -> str | None:
-        if not self.reached:
-            return None
-        return (
-            f"--max-cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
-            "resume the run to ask the remaining cases"
-        )
-
-
 class _Lane:
     """One model: its provider, a bound on requests in flight, and optional pacing."""
 
@@ -168,9 +142,7 @@ class _Lane:
 class _Caller:
     """Sends requests: cache, lane, budget, retries and timeout, then prices the answer."""
 
-    def __init__(
-        self, suite: Suite, options: RunOptions, budget: _Budget, root: str | Path
-    ) -> None:
+    def __init__(self, suite: Suite, options: RunOptions, budget: Budget, root: str | Path) -> None:
         self.suite, self.options, self.budget = suite, options, budget
         self.timeout = options.timeout or suite.timeout
         retries = options.retries if options.retries is not None else suite.retries
@@ -277,7 +249,7 @@ class _Execution:
         try:
             completion, attempts = await self.caller(plan.request)
             row.update(await self._score(plan, completion), attempts=attempts)
-        except _BudgetReached:
+        except BudgetReached:
             return  # never asked: not journaled, so a resume asks it
         except ProviderError as exc:
             row["error"] = str(exc)
@@ -353,7 +325,7 @@ class _Execution:
         for bound in self.suite.scorers:
             try:
                 score = await bound(case)
-            except _BudgetReached:
+            except BudgetReached:
                 raise
             except Exception as exc:  # one broken scorer is reported, not fatal
                 error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
@@ -388,7 +360,7 @@ async def run_suite_async(
     suite = _with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
-    budget = _Budget(settings.max_cost)
+    budget = Budget(settings.max_cost)
     caller = _Caller(suite, settings, budget, root)
     try:
         _check_budget_is_priceable(suite, settings, caller.prices)
@@ -448,7 +420,7 @@ def _count_missing(planner: Planner, done: set[tuple[str, str, int]]) -> int:
     )
 
 
-async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: _Budget) -> None:
+async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: Budget) -> None:
     """Keep a bounded window of cases in flight, so memory stays flat on big runs.
 
     The window is a semaphore released by each case as it ends: O(1) per case,
@@ -543,19 +515,13 @@ def dry_run(suite: Suite, *, root: str | Path = DEFAULT_ROOT, **options: Any) ->
     suite = _with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()
-    # The caller keys the cache exactly as a run would; it never sends anything.
-    caller = _Caller(
-        suite, replace(settings, cache=settings.cache and not settings.refresh), _Budget(None), root
-    )
+    # The caller looks the cache up exactly as a run would; it never sends anything.
+    caller = _Caller(suite, settings, Budget(None), root)
     tally = _DryTally()
     try:
         for plan in planner.cases():
-            lane = caller.lane(plan.request.model)
-            cache = caller.cache if lane.cacheable else None
-            hit = (
-                cache is not None and cache.get(cache_key(plan.request, lane.api_base)) is not None
-            )
-            tally.add(plan.request, caller.prices, hit)
+            _, hit = caller.lookup(plan.request)
+            tally.add(plan.request, caller.prices, hit is not None)
     finally:
         if caller.cache is not None:
             caller.cache.close()

@@ -108,9 +108,6 @@ class RunWriter:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
         os.replace(tmp, self.folder / name)  # atomic: readers see old or new, never half
 
-    def read_json(self, name: str) -> Any:
-        return json.loads((self.folder / name).read_text("utf-8"))
-
     def close(self) -> None:
         self._journal.close()
 
