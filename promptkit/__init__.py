@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ProviderError,
         SuiteError,
     )
+    from promptkit.estimate import DryRun
     from promptkit.parsers import Parsed, make_parser
     from promptkit.prompts import Message, Prompt, PromptLibrary
     from promptkit.providers import (
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
         register_mock,
         register_provider,
     )
-    from promptkit.runner import DryRun, RunOptions, RunResult, run_suite, run_suite_async
+    from promptkit.runner import RunOptions, RunResult, run_suite, run_suite_async
     from promptkit.scorers import Case, Score, scorer
     from promptkit.stats import Estimate, mean_interval
     from promptkit.store import load_run
@@ -67,7 +68,7 @@ _EXPORTS = {
     "get_provider": "promptkit.providers",
     "register_mock": "promptkit.providers",
     "register_provider": "promptkit.providers",
-    "DryRun": "promptkit.runner",
+    "DryRun": "promptkit.estimate",
     "RunOptions": "promptkit.runner",
     "RunResult": "promptkit.runner",
     "run_suite": "promptkit.runner",

@@ -1,54 +1,35 @@
 """Runs a suite: each planned case goes to its provider, is parsed, scored and journaled.
 
-One request's path::
-
-    cache hit? ──yes──► answer (original latency and cost, marked cached)
-        │no
-    model lane: concurrency slot, requests-per-minute pacing
-        │
-    budget left? ──no──► the case is left for a resume
-        │
-    retries(timeout(provider.complete)) ──► price ──► cache ──► answer
-
-Then the answer is parsed, scored, appended to the journal, and counted. A case
-that fails becomes an error row; it never stops the run. Nothing here prints:
-progress is reported through a callback so the CLI (or a notebook) decides how
-to show it. Retry policy, pacing, prices and the cache live in their own modules.
+A bounded window of cases is in flight at once; each sends its request through
+the :class:`~promptkit.caller.Caller` (cache, concurrency and pacing per model,
+budget, retries with a timeout, price), then the answer is parsed, scored,
+appended to the journal, and counted. A case that fails becomes an error row; it
+never stops the run. A resumed run asks only the cases its journal lacks or holds
+as errors. Nothing here prints: progress is reported through a callback so the
+CLI (or a notebook) decides how to show it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptkit.cache import ResponseCache, cache_key
+from promptkit.caller import Caller, RunOptions, with_api_base
 from promptkit.errors import BadInput, ProviderError
 from promptkit.parsers import Parser, make_parser
-from promptkit.plan import CasePlan, Planner, estimate_tokens
+from promptkit.plan import CasePlan, Planner
 from promptkit.pricing import Budget, BudgetReached, PriceBook
-from promptkit.providers import Completion, Provider, Request, get_provider
-from promptkit.ratelimit import RateLimiter
-from promptkit.retry import RetryPolicy, with_retries
+from promptkit.providers import Completion, Request
 from promptkit.scorers import Case
 from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, finished_cases, summary_frame
-from promptkit.suite import ModelSpec, Suite
+from promptkit.suite import Suite
 from promptkit.summary import VariantSummary, summarize
 
-__all__ = [
-    "DryRun",
-    "Progress",
-    "RunOptions",
-    "RunResult",
-    "default_cache_path",
-    "dry_run",
-    "run_suite",
-    "run_suite_async",
-]
+__all__ = ["Progress", "RunOptions", "RunResult", "run_suite", "run_suite_async"]
 
 
 @dataclass
@@ -94,131 +75,7 @@ class RunResult:
     output_tokens_per_s: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run a suite; ``None`` means: the suite's setting, else the default."""
-
-    limit: int | None = None
-    concurrency: int | None = None  # requests in flight per model
-    rpm: float | None = None  # requests started per minute per model
-    timeout: float | None = None  # seconds per attempt
-    retries: int | None = None  # attempts after the first
-    cache: bool | str | Path = True  # False: no cache; a path: that SQLite file
-    refresh: bool = False  # ask again and overwrite cached answers
-    max_cost: float | None = None  # dollars; no new requests once spent
-    api_base: str | None = None  # endpoint for every model of the run
-    resume: bool | str | Path = False  # True: the suite's latest run; else a run id
-
-
 ProgressCallback = Callable[[Progress], None]
-
-
-def default_cache_path(root: str | Path = DEFAULT_ROOT) -> Path:
-    """``.promptkit/cache/responses.sqlite`` beside ``.promptkit/runs``."""
-    return Path(root).parent / "cache" / "responses.sqlite"
-
-
-def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
-    if options.cache is False:
-        return None
-    path = default_cache_path(root) if options.cache is True else Path(options.cache)
-    return ResponseCache(path)
-
-
-class _Lane:
-    """One model: its provider, a bound on requests in flight, and optional pacing."""
-
-    def __init__(self, provider: Provider, width: int, rpm: float | None) -> None:
-        self.provider = provider
-        self.width = width
-        self.slots = asyncio.Semaphore(width)
-        self.limiter = RateLimiter(rpm) if rpm else None
-        self.api_base: str | None = getattr(provider, "api_base", None) or provider.options.get(
-            "api_base"
-        )
-        self.cacheable = provider.cacheable
-
-
-class _Caller:
-    """Sends requests: cache, lane, budget, retries and timeout, then prices the answer."""
-
-    def __init__(self, suite: Suite, options: RunOptions, budget: Budget, root: str | Path) -> None:
-        self.suite, self.options, self.budget = suite, options, budget
-        self.timeout = options.timeout or suite.timeout
-        retries = options.retries if options.retries is not None else suite.retries
-        self.policy = RetryPolicy() if retries is None else RetryPolicy(retries=retries)
-        self.prices = PriceBook(suite.prices)
-        self.lanes: dict[str, _Lane] = {}
-        for model in suite.models:  # a bad model name fails here, before anything opens
-            self.lanes[model.name] = self._lane(model)
-        self.cache = _open_cache(options, root)
-
-    def _lane(self, model: ModelSpec) -> _Lane:
-        provider = get_provider(model.name, model.options)
-        width = (
-            self.options.concurrency
-            or model.options.get("concurrency")
-            or self.suite.concurrency
-            or provider.default_concurrency
-        )
-        rpm = self.options.rpm or model.options.get("rpm") or self.suite.rpm
-        return _Lane(provider, int(width), rpm)
-
-    def lane(self, model: str) -> _Lane:
-        """The lane for ``model``; scorers may call models the suite does not list."""
-        if model not in self.lanes:
-            self.lanes[model] = self._lane(ModelSpec(model))
-        return self.lanes[model]
-
-    def lookup(self, request: Request) -> tuple[str | None, Completion | None]:
-        """The request's cache key (None: not cached) and the cached answer, if any."""
-        lane = self.lane(request.model)
-        if self.cache is None or not lane.cacheable:
-            return None, None
-        key = cache_key(request, lane.api_base)
-        return key, None if self.options.refresh else self.cache.get(key)
-
-    async def __call__(self, request: Request) -> tuple[Completion, int]:
-        """The answer and the number of attempts it took (0 for a cache hit)."""
-        key, hit = self.lookup(request)
-        if hit is not None:
-            return hit, 0
-        lane = self.lane(request.model)
-        async with lane.slots:
-            completion, attempts = await with_retries(
-                lambda: self._attempt(lane, request), self.policy
-            )
-        completion.cost = self.prices.cost(
-            request.model, completion.prompt_tokens, completion.completion_tokens, completion.cost
-        )
-        self.budget.spent += completion.cost or 0.0
-        if key is not None:
-            assert self.cache is not None
-            self.cache.put(key, request.model, completion)
-        return completion, attempts
-
-    async def _attempt(self, lane: _Lane, request: Request) -> Completion:
-        self.budget.check()
-        if lane.limiter is not None:
-            await lane.limiter.wait()
-        try:
-            return await _within(self.timeout, lane.provider.complete(request))
-        except asyncio.TimeoutError:
-            raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from None
-
-    async def close(self) -> None:
-        for lane in self.lanes.values():
-            await lane.provider.aclose()
-        if self.cache is not None:
-            self.cache.close()
-
-
-async def _within(seconds: float, call: Coroutine[Any, Any, Completion]) -> Completion:
-    """``call`` with a deadline; asyncio.timeout (3.11+) spares wait_for's extra task."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            return await call
-    return await asyncio.wait_for(call, seconds)
 
 
 class _Execution:
@@ -228,7 +85,7 @@ class _Execution:
         self,
         suite: Suite,
         writer: RunWriter,
-        caller: _Caller,
+        caller: Caller,
         progress: Progress,
         on_progress: ProgressCallback | None,
     ) -> None:
@@ -357,11 +214,11 @@ async def run_suite_async(
 ) -> RunResult:
     """Run every variant of ``suite`` and store the run; ``options`` are :class:`RunOptions`."""
     settings = RunOptions(**options)
-    suite = _with_api_base(suite, settings.api_base)
+    suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
     budget = Budget(settings.max_cost)
-    caller = _Caller(suite, settings, budget, root)
+    caller = Caller(suite, settings, budget, root)
     try:
         _check_budget_is_priceable(suite, settings, caller.prices)
         writer, done = _open_run(suite, settings, root)
@@ -376,13 +233,6 @@ async def run_suite_async(
         await caller.close()
         writer.close()
     return _finish(suite, writer, budget.reason())
-
-
-def _with_api_base(suite: Suite, api_base: str | None) -> Suite:
-    if not api_base:
-        return suite
-    models = tuple(ModelSpec(m.name, {**m.options, "api_base": api_base}) for m in suite.models)
-    return replace(suite, models=models)
 
 
 def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceBook) -> None:
@@ -495,71 +345,3 @@ def run_suite(
 ) -> RunResult:
     """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
     return asyncio.run(run_suite_async(suite, root=root, on_progress=on_progress, **options))
-
-
-@dataclass(frozen=True)
-class DryRun:
-    """What a run would send, estimated without calling any model."""
-
-    requests: int
-    cached: int  # answered from the cache, costing nothing
-    prompt_tokens: int  # estimated (about four characters a token), uncached requests
-    cost: float | None  # prompt tokens at input prices; None when a model has no price
-    max_output_cost: float | None  # ceiling for answers at max_tokens; None when unbounded
-    unpriced: tuple[str, ...]
-
-
-def dry_run(suite: Suite, *, root: str | Path = DEFAULT_ROOT, **options: Any) -> DryRun:
-    """Render every case and estimate requests, prompt tokens and cost; call nothing."""
-    settings = RunOptions(**options)
-    suite = _with_api_base(suite, settings.api_base)
-    planner = Planner(suite, limit=settings.limit)
-    planner.check_renders()
-    # The caller looks the cache up exactly as a run would; it never sends anything.
-    caller = _Caller(suite, settings, Budget(None), root)
-    tally = _DryTally()
-    try:
-        for plan in planner.cases():
-            _, hit = caller.lookup(plan.request)
-            tally.add(plan.request, caller.prices, hit is not None)
-    finally:
-        if caller.cache is not None:
-            caller.cache.close()
-    return tally.result()
-
-
-class _DryTally:
-    def __init__(self) -> None:
-        self.requests = self.cached = self.prompt_tokens = 0
-        self.cost: float = 0.0
-        self.output_cost: float | None = 0.0
-        self.unpriced: dict[str, None] = {}
-
-    def add(self, request: Request, prices: PriceBook, cached: bool) -> None:
-        self.requests += 1
-        if cached:
-            self.cached += 1
-            return
-        tokens = estimate_tokens(request.messages)
-        self.prompt_tokens += tokens
-        price = prices.price(request.model)
-        if price is None:
-            self.unpriced[request.model] = None
-            return
-        self.cost += tokens * price.input
-        max_tokens = request.params.get("max_tokens")
-        if max_tokens is None or self.output_cost is None:
-            self.output_cost = None
-        else:
-            self.output_cost += int(max_tokens) * price.output
-
-    def result(self) -> DryRun:
-        priced = not self.unpriced
-        return DryRun(
-            requests=self.requests,
-            cached=self.cached,
-            prompt_tokens=self.prompt_tokens,
-            cost=self.cost if priced else None,
-            max_output_cost=self.output_cost if priced else None,
-            unpriced=tuple(self.unpriced),
-        )

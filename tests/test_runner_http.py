@@ -14,7 +14,8 @@ import pytest
 
 from promptkit import evaluate, load_run
 from promptkit.cache import ResponseCache
-from promptkit.runner import Progress, default_cache_path
+from promptkit.caller import default_cache_path
+from promptkit.runner import Progress
 from tests.conftest import write
 from tests.fake_server import FakeServer, Faults
 
@@ -140,22 +141,22 @@ def test_concurrency_bounds_requests_in_flight(tmp_path: Path) -> None:
 
 def test_rpm_and_concurrency_settings_reach_each_model(tmp_path: Path) -> None:
     from promptkit import load_suite
+    from promptkit.caller import Caller, RunOptions
     from promptkit.pricing import Budget
-    from promptkit.runner import RunOptions, _Caller
 
     suite = load_suite(
         http_project(tmp_path, "http://unused/v1", extra="rpm: 30\nconcurrency: 7\n")
     )
-    lane = _Caller(suite, RunOptions(cache=False), Budget(None), tmp_path).lane("oai/fake")
+    lane = Caller(suite, RunOptions(cache=False), Budget(None), tmp_path).lane("oai/fake")
     assert lane.width == 7 and lane.limiter is not None and lane.limiter.interval == 2.0
-    lane = _Caller(
+    lane = Caller(
         suite, RunOptions(cache=False, rpm=120, concurrency=3), Budget(None), tmp_path
     ).lane("oai/fake")
     assert lane.width == 3 and lane.limiter is not None and lane.limiter.interval == 0.5
-    judge = _Caller(suite, RunOptions(cache=False), Budget(None), tmp_path).lane("oai/judge")
+    judge = Caller(suite, RunOptions(cache=False), Budget(None), tmp_path).lane("oai/judge")
     assert judge.width == 7 and judge.limiter is not None  # a scorer's model: suite settings
     plain = load_suite(http_project(tmp_path, "http://unused/v1"))
-    lane = _Caller(plain, RunOptions(cache=False), Budget(None), tmp_path).lane("oai/fake")
+    lane = Caller(plain, RunOptions(cache=False), Budget(None), tmp_path).lane("oai/fake")
     assert lane.width == 64 and lane.limiter is None  # the provider's default, no pacing
 
 

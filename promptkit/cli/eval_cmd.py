@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
-    from promptkit.runner import DryRun, Progress, RunResult
+    from promptkit.estimate import DryRun
+    from promptkit.runner import Progress, RunResult
 
 _LATEST = "latest"
 _POSITIVE = click.FloatRange(min=0, min_open=True)
