@@ -158,6 +158,7 @@ async def _within(seconds: float, call: Coroutine[Any, Any, Completion]) -> Comp
 
 
 def with_api_base(suite: Suite, api_base: str | None) -> Suite:
+    """``suite`` with every model pointed at ``api_base`` (``--api-base``)."""
     if not api_base:
         return suite
     models = tuple(ModelSpec(m.name, {**m.options, "api_base": api_base}) for m in suite.models)
