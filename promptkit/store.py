@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import platform
 import secrets
 import subprocess
-from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -313,29 +311,48 @@ SUMMARY_NUMBER_COLUMNS = (
 def summary_frame(folder: Path, metrics: Sequence[str]) -> pd.DataFrame:
     """The columns a summary needs, one row per case, in a few bytes per cell.
 
-    A 100,000-case journal is read one line at a time into typed arrays, with
-    repeated strings shared, instead of one dict per row.
+    A 100,000-case journal is read one line at a time straight into preallocated
+    arrays (repeated strings shared), never into one dict per row, and the
+    DataFrame is built on those arrays without copying them.
     """
     import numpy as np
     import pandas as pd
 
-    texts: dict[str, list[Any]] = {c: [] for c in SUMMARY_TEXT_COLUMNS}
-    numbers = {c: array("d") for c in [*SUMMARY_NUMBER_COLUMNS, *(f"score.{m}" for m in metrics)]}
-    cached = array("b")
+    size = _line_count(folder / "journal.jsonl")
+    texts = {c: np.empty(size, dtype=object) for c in SUMMARY_TEXT_COLUMNS}
+    scores = [f"score.{m}" for m in metrics]
+    numbers = {c: np.full(size, np.nan) for c in [*SUMMARY_NUMBER_COLUMNS, *scores]}
+    cached = np.zeros(size, dtype=bool)
     shared: dict[Any, Any] = {}
-    for row in read_journal(folder):
+    count = 0
+    for count, row in enumerate(read_journal(folder), start=1):
+        i = count - 1
         for column, strings in texts.items():
             value = row.get(column)
-            strings.append(shared.setdefault(value, value) if value is not None else None)
-        scores = row.get("scores") or {}
-        for column, floats in numbers.items():
-            value = scores.get(column[6:]) if column.startswith("score.") else row.get(column)
-            floats.append(math.nan if value is None else float(value))
-        cached.append(bool(row.get("cached")))
-    columns: dict[str, Any] = {c: np.frombuffer(v, dtype=np.float64) for c, v in numbers.items()}
+            strings[i] = shared.setdefault(value, value) if value is not None else None
+        for column in SUMMARY_NUMBER_COLUMNS:
+            if row.get(column) is not None:
+                numbers[column][i] = row[column]
+        for column, metric in zip(scores, metrics, strict=True):
+            value = (row.get("scores") or {}).get(metric)
+            if value is not None:
+                numbers[column][i] = value
+        cached[i] = bool(row.get("cached"))
+    columns: dict[str, Any] = {c: v[:count] for c, v in {**texts, **numbers}.items()}
     columns["repeat"] = columns["repeat"].astype(np.int64)
-    columns["cached"] = np.frombuffer(cached, dtype=np.int8).astype(bool)
-    return _last_row_per_case(pd.DataFrame({**texts, **columns}))
+    columns["cached"] = cached[:count]
+    return _last_row_per_case(pd.DataFrame(columns, copy=False))
+
+
+def _line_count(path: Path) -> int:
+    """Lines in the file, counting a last line without a newline (arrays are sized by it)."""
+    if not path.is_file():
+        return 0
+    newlines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            newlines += block.count(b"\n")
+    return newlines + 1
 
 
 def _last_row_per_case(frame: pd.DataFrame) -> pd.DataFrame:
