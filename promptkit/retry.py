@@ -58,12 +58,24 @@ async def with_retries(
         except ProviderError as error:
             wait = policy.delay(tries - 1, error)
             if wait is None:
-                if tries == 1:
+                why = _why_given_up(error, tries, policy)
+                if why is None:
                     raise
                 raise ProviderError(
-                    f"{error.message} (gave up after {tries} attempts)",
+                    f"{error.message} ({why})",
                     retryable=error.retryable,
                     retry_after=error.retry_after,
                     status=error.status,
                 ) from error
             await sleep(wait)
+
+
+def _why_given_up(error: ProviderError, tries: int, policy: RetryPolicy) -> str | None:
+    """What to add to the error of the last attempt; None when it speaks for itself."""
+    too_long = error.retry_after is not None and error.retry_after > policy.max_retry_after_s
+    if error.retryable and too_long:
+        return (
+            f"the server asked to retry after {error.retry_after:g}s, "
+            f"more than the {policy.max_retry_after_s:g}s promptkit waits"
+        )
+    return f"gave up after {tries} attempts" if tries > 1 else None

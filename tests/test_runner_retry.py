@@ -88,6 +88,12 @@ def test_with_retries_fails_at_once_on_a_bad_request_and_says_so_after_many() ->
     with pytest.raises(ProviderError, match=r"HTTP 503: overloaded \(gave up after 3 attempts\)"):
         asyncio.run(with_retries(down, policy(retries=2), sleep=no_sleep))
 
+    async def come_back_tomorrow() -> str:
+        raise status_error(429, "quota", {"Retry-After": "86400"})
+
+    with pytest.raises(ProviderError, match=r"asked to retry after 86400s, more than the 300s"):
+        asyncio.run(with_retries(come_back_tomorrow, policy(), sleep=no_sleep))
+
 
 @pytest.mark.parametrize(
     ("headers", "expected"),
