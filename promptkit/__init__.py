@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptkit.advise import Advice, advise_run
-    from promptkit.api import evaluate, render_prompt
+    from promptkit.api import estimate, evaluate, render_prompt
     from promptkit.baseline import (
         RunOutcome,
         load_outcome,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ProviderError,
         SuiteError,
     )
+    from promptkit.estimate import DryRun
     from promptkit.export import FinetuneReport, check_finetune, export_finetune
     from promptkit.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
     from promptkit.history import RunRecord, list_runs
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from promptkit.report.html import html_report, write_html_report
     from promptkit.report.junit import write_junit
     from promptkit.report.markdown import render_markdown
-    from promptkit.runner import RunResult, run_suite, run_suite_async
+    from promptkit.runner import RunOptions, RunResult, run_suite, run_suite_async
     from promptkit.scorers import Case, Score, ScorerSetup, scorer, scorer_factory
     from promptkit.stats import Estimate, mean_interval, paired_difference
     from promptkit.store import load_run
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Advice": "promptkit.advise",
     "advise_run": "promptkit.advise",
+    "estimate": "promptkit.api",
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
     "RunOutcome": "promptkit.baseline",
@@ -112,6 +114,8 @@ _EXPORTS = {
     "register_provider": "promptkit.providers",
     "write_junit": "promptkit.report.junit",
     "render_markdown": "promptkit.report.markdown",
+    "DryRun": "promptkit.estimate",
+    "RunOptions": "promptkit.runner",
     "RunResult": "promptkit.runner",
     "run_suite": "promptkit.runner",
     "run_suite_async": "promptkit.runner",

@@ -8,13 +8,14 @@ from typing import Any
 
 from promptkit.datasets import Row
 from promptkit.errors import BadInput
+from promptkit.estimate import DryRun, dry_run
 from promptkit.plan import Planner
 from promptkit.prompts import Message, PromptLibrary
 from promptkit.runner import ProgressCallback, RunResult, run_suite
 from promptkit.store import DEFAULT_ROOT
 from promptkit.suite import Suite, Variant, load_suite
 
-__all__ = ["evaluate", "render_prompt"]
+__all__ = ["estimate", "evaluate", "render_prompt"]
 
 
 def evaluate(
@@ -26,16 +27,43 @@ def evaluate(
     concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    **options: Any,
 ) -> RunResult:
-    """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists."""
+    """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists.
+
+    Further ``options`` are those of :class:`promptkit.runner.RunOptions`: ``rpm``,
+    ``timeout``, ``retries``, ``cache``, ``refresh``, ``max_cost``, ``api_base``,
+    ``resume``.
+    """
+    return run_suite(
+        _select(suite, models, prompts),
+        root=root,
+        on_progress=on_progress,
+        limit=limit,
+        concurrency=concurrency,
+        **options,
+    )
+
+
+def estimate(
+    suite: str | Path | Suite,
+    *,
+    models: Sequence[str] = (),
+    prompts: Sequence[str] = (),
+    root: str | Path = DEFAULT_ROOT,
+    **options: Any,
+) -> DryRun:
+    """What :func:`evaluate` would send: requests, cache hits, prompt tokens, cost."""
+    return dry_run(_select(suite, models, prompts), root=root, **options)
+
+
+def _select(suite: str | Path | Suite, models: Sequence[str], prompts: Sequence[str]) -> Suite:
     loaded = suite if isinstance(suite, Suite) else load_suite(suite)
     if models:
         loaded = loaded.with_models(models)
     if prompts:
         loaded = loaded.with_prompts(prompts)
-    return run_suite(
-        loaded, limit=limit, concurrency=concurrency, root=root, on_progress=on_progress
-    )
+    return loaded
 
 
 def render_prompt(

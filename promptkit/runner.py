@@ -1,29 +1,35 @@
 """Runs a suite: each planned case goes to its provider, is parsed, scored and journaled.
 
-Requests run concurrently, bounded per model. A case that fails becomes an
-error row; it never stops the run. Nothing here prints: progress is reported
-through a callback so the CLI (or a notebook) decides how to show it.
+A bounded window of cases is in flight at once; each sends its request through
+the :class:`~promptkit.caller.Caller` (cache, concurrency and pacing per model,
+budget, retries with a timeout, price), then the answer is parsed, scored,
+appended to the journal, and counted. A case that fails becomes an error row; it
+never stops the run. A resumed run asks only the cases its journal lacks or holds
+as errors. Nothing here prints: progress is reported through a callback so the
+CLI (or a notebook) decides how to show it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import ProviderError
+from promptkit.caller import Caller, RunOptions, with_api_base
+from promptkit.errors import BadInput, ProviderError
 from promptkit.parsers import Parser, make_parser
 from promptkit.plan import CasePlan, Planner
-from promptkit.providers import Completion, Provider, Request, get_provider
+from promptkit.pricing import Budget, BudgetReached, PriceBook
+from promptkit.providers import Completion, Request
 from promptkit.scorers import Case
-from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, load_run
+from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, finished_cases, summary_frame
 from promptkit.suite import Suite
 from promptkit.summary import VariantSummary, summarize
 
-__all__ = ["Progress", "RunResult", "run_suite", "run_suite_async"]
+__all__ = ["Progress", "RunOptions", "RunResult", "run_suite", "run_suite_async"]
 
 
 @dataclass
@@ -37,11 +43,23 @@ class Progress:
     tokens: int = 0
     cost: float = 0.0
     started: float = field(default_factory=time.perf_counter)
+    run_id: str = ""
+    completion_tokens: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
 
     @property
     def rate(self) -> float:
-        elapsed = time.perf_counter() - self.started
+        """Cases per second."""
+        elapsed = self.elapsed
         return self.done / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        elapsed = self.elapsed
+        return self.completion_tokens / elapsed if elapsed > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -51,69 +69,49 @@ class RunResult:
     summaries: list[VariantSummary]
     errors: int
     cases: int
+    #: Why the run ended before every case was asked (e.g. the --max-cost budget).
+    stopped: str | None = None
+    #: Per model, answer tokens per second of request time (fresh answers only).
+    output_tokens_per_s: dict[str, float] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[Progress], None]
 
 
 class _Execution:
-    """State of one run: providers, parsers, concurrency limits and the journal."""
+    """One run: the caller, the prompts' parsers, the journal and the progress counters."""
 
     def __init__(
         self,
         suite: Suite,
         writer: RunWriter,
-        *,
-        concurrency: int | None,
+        caller: Caller,
+        progress: Progress,
         on_progress: ProgressCallback | None,
-        total: int,
     ) -> None:
-        self.suite, self.writer = suite, writer
-        self.providers: dict[str, Provider] = {}
-        self.limits: dict[str, asyncio.Semaphore] = {}
-        self.width = 0  # requests allowed in flight, all models together
-        self.parsers: dict[str, Parser] = {}
-        for model in suite.models:
-            provider = get_provider(model.name, model.options)
-            self.providers[model.name] = provider
-            width = concurrency or suite.concurrency or provider.default_concurrency
-            self.limits[model.name] = asyncio.Semaphore(width)
-            self.width += width
-        for prompt in suite.prompts:
-            self.parsers[prompt.ref] = make_parser(prompt.meta.parser, path=prompt.path)
-        self.progress = Progress(total=total)
+        self.suite, self.writer, self.caller = suite, writer, caller
+        self.parsers: dict[str, Parser] = {
+            prompt.ref: make_parser(prompt.meta.parser, path=prompt.path)
+            for prompt in suite.prompts
+        }
+        self.progress = progress
         self.on_progress = on_progress
 
-    def _provider(self, model: str) -> Provider:
-        """The provider for ``model``; scorers may call models the suite does not list."""
-        if model not in self.providers:
-            provider = get_provider(model, {})
-            self.providers[model] = provider
-            self.limits[model] = asyncio.Semaphore(provider.default_concurrency)
-        return self.providers[model]
-
-    async def call(self, request: Request) -> Completion:
-        provider = self._provider(request.model)
-        async with self.limits[request.model]:
-            try:
-                return await asyncio.wait_for(
-                    provider.complete(request), timeout=self.suite.timeout
-                )
-            except asyncio.TimeoutError:
-                raise ProviderError(
-                    f"timed out after {self.suite.timeout:g}s", retryable=True
-                ) from None
+    @property
+    def width(self) -> int:
+        return sum(lane.width for lane in self.caller.lanes.values())
 
     async def run_case(self, plan: CasePlan) -> None:
         row = self._base_row(plan)
         try:
-            completion = await self.call(plan.request)
+            completion, attempts = await self.caller(plan.request)
+            row.update(await self._score(plan, completion), attempts=attempts)
+        except BudgetReached:
+            return  # never asked: not journaled, so a resume asks it
         except ProviderError as exc:
             row["error"] = str(exc)
         except Exception as exc:  # a provider bug must not end the whole run
             row["error"] = f"{type(exc).__name__}: {exc}"
-        else:
-            row.update(await self._score(plan, completion))
         self.writer.append(row)
         self._count(row)
 
@@ -144,7 +142,7 @@ class _Execution:
         usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
 
         async def call(request: Request) -> Completion:
-            answer = await self.call(request)
+            answer, _ = await self.caller(request)
             usage["scorer_tokens"] += answer.prompt_tokens + answer.completion_tokens
             usage["scorer_cost"] += answer.cost or 0.0
             return answer
@@ -159,24 +157,7 @@ class _Execution:
             call=call,
             inputs={v: plan.row.data[c] for v, c in self.suite.inputs.items()},
         )
-        scores: dict[str, float] = {}
-        labels: dict[str, str] = {}
-        explanations: dict[str, str] = {}
-        details: dict[str, Any] = {}
-        error = None
-        for bound in self.suite.scorers:
-            try:
-                score = await bound(case)
-            except Exception as exc:  # one broken scorer is reported, not fatal
-                error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
-                continue
-            scores[bound.metric] = score.value
-            if score.label is not None:
-                labels[bound.metric] = score.label
-            if score.explanation is not None:
-                explanations[bound.metric] = score.explanation
-            if score.details is not None:
-                details[bound.metric] = score.details
+        scores, labels, explanations, details, error = await self._apply_scorers(case)
         return {
             "output": completion.text,
             "parsed": parsed.value,
@@ -195,84 +176,182 @@ class _Execution:
             **usage,
         }
 
+    async def _apply_scorers(
+        self, case: Case
+    ) -> tuple[dict[str, float], dict[str, str], dict[str, str], dict[str, Any], str | None]:
+        """Scores, labels, explanations and details per metric, and the first scorer error."""
+        scores: dict[str, float] = {}
+        labels: dict[str, str] = {}
+        explanations: dict[str, str] = {}
+        details: dict[str, Any] = {}
+        error = None
+        for bound in self.suite.scorers:
+            try:
+                score = await bound(case)
+            except BudgetReached:
+                raise
+            except Exception as exc:  # one broken scorer is reported, not fatal
+                error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
+                continue
+            scores[bound.metric] = score.value
+            if score.label is not None:
+                labels[bound.metric] = score.label
+            if score.explanation is not None:
+                explanations[bound.metric] = score.explanation
+            if score.details is not None:
+                details[bound.metric] = score.details
+        return scores, labels, explanations, details, error
+
     def _count(self, row: dict[str, Any]) -> None:
         progress = self.progress
         progress.done += 1
         progress.errors += row["error"] is not None
         progress.cache_hits += bool(row.get("cached"))
-        progress.tokens += int(row.get("prompt_tokens") or 0) + int(
-            row.get("completion_tokens") or 0
-        )
+        completion_tokens = int(row.get("completion_tokens") or 0)
+        progress.tokens += int(row.get("prompt_tokens") or 0) + completion_tokens
+        progress.completion_tokens += completion_tokens
         progress.cost += float(row.get("cost") or 0.0)
         if self.on_progress:
             self.on_progress(progress)
-
-    async def close(self) -> None:
-        for provider in self.providers.values():
-            await provider.aclose()
 
 
 async def run_suite_async(
     suite: Suite,
     *,
-    limit: int | None = None,
-    concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    **options: Any,
 ) -> RunResult:
-    planner = Planner(suite, limit=limit)
+    """Run every variant of ``suite`` and store the run; ``options`` are :class:`RunOptions`."""
+    settings = RunOptions(**options)
+    suite = with_api_base(suite, settings.api_base)
+    planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
-    writer = RunStore(root).create(suite)
-    execution = _Execution(
-        suite, writer, concurrency=concurrency, on_progress=on_progress, total=planner.count()
-    )
+    budget = Budget(settings.max_cost)
+    caller = Caller(suite, settings, budget, root)
     try:
-        await _drain(execution, planner)
+        _check_budget_is_priceable(suite, settings, caller.prices)
+        writer, done = _open_run(suite, settings, root)
+    except BaseException:
+        await caller.close()
+        raise
+    progress = Progress(total=_count_missing(planner, done), run_id=writer.id)
+    execution = _Execution(suite, writer, caller, progress, on_progress)
+    try:
+        await _drain(execution, (c for c in planner.cases() if c.key not in done), budget)
     finally:
-        await execution.close()
+        await caller.close()
         writer.close()
-    return _finish(suite, writer, root)
+    return _finish(suite, writer, budget.reason())
 
 
-async def _drain(execution: _Execution, planner: Planner) -> None:
-    """Keep a bounded number of cases in flight, so memory stays flat on big runs."""
-    width = execution.width * 2
-    pending: set[asyncio.Task[None]] = set()
-    for plan in planner.cases():
-        pending.add(asyncio.ensure_future(execution.run_case(plan)))
-        if len(pending) >= width:
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-    if pending:
-        await asyncio.gather(*pending)
+def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceBook) -> None:
+    if options.max_cost is None:
+        return
+    for model in suite.models:
+        if prices.price(model.name) is None:
+            raise BadInput(
+                f"--max-cost needs a price for {model.name}, which litellm's price map lacks",
+                path=suite.path,
+                hint=f"add prices: {{{model.name}: {{input_per_1m: ..., output_per_1m: ...}}}}",
+            )
 
 
-def _finish(suite: Suite, writer: RunWriter, root: str | Path) -> RunResult:
-    frame = load_run(writer.folder, root=root)
-    summaries = summarize(frame, [s.metric for s in suite.scorers])
+def _open_run(
+    suite: Suite, options: RunOptions, root: str | Path
+) -> tuple[RunWriter, set[tuple[str, str, int]]]:
+    """A new run, or the run being resumed and the cases it already answered."""
+    store = RunStore(root)
+    if options.resume is False:
+        return store.create(suite), set()
+    run = None if options.resume is True else options.resume
+    writer = store.reopen(run, suite)
+    return writer, finished_cases(writer.folder)
+
+
+def _count_missing(planner: Planner, done: set[tuple[str, str, int]]) -> int:
+    if not done:
+        return planner.count()
+    return sum(
+        (variant.id, row.id, repeat) not in done
+        for variant in planner.suite.variants()
+        for row in planner.rows
+        for repeat in range(planner.suite.repeat)
+    )
+
+
+async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: Budget) -> None:
+    """Keep a bounded window of cases in flight, so memory stays flat on big runs.
+
+    The window is a semaphore released by each case as it ends: O(1) per case,
+    where waiting on the whole set of pending tasks would cost O(window).
+    """
+    window = asyncio.Semaphore(execution.width * 2)
+    running: set[asyncio.Task[None]] = set()
+
+    def ended(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        window.release()
+
+    try:
+        for plan in cases:
+            await window.acquire()
+            if budget.reached:
+                break
+            task = asyncio.ensure_future(execution.run_case(plan))
+            task.add_done_callback(ended)
+            running.add(task)
+        while running:
+            # A failure here (a journal that cannot be written) must stop the run.
+            await asyncio.gather(*running)
+    finally:
+        # Interrupted: cases in flight are abandoned (and not journaled) before the
+        # journal closes, so nothing writes to it afterwards.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
+    metrics = [s.metric for s in suite.scorers]
+    frame = summary_frame(writer.folder, metrics)
+    summaries = summarize(frame, metrics)
     errors = sum(s.errors for s in summaries)
+    speeds = output_tokens_per_s(frame)
     writer.write_json(
         "summary.json",
         {
             "run_id": writer.id,
             "cases": len(frame),
             "errors": errors,
+            "stopped": stopped,
+            "output_tokens_per_s": speeds,
             "variants": [s.to_dict() for s in summaries],
         },
     )
-    return RunResult(writer.id, writer.folder, summaries, errors, len(frame))
+    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped, speeds)
+
+
+def output_tokens_per_s(frame: Any) -> dict[str, float]:
+    """Per model: answer tokens per second of request time, over answers not from the cache.
+
+    For an in-process local model a request's latency is its own generation time
+    (requests take turns on the model), so this is the model's generation speed.
+    """
+    fresh = frame[frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
+    speeds = {}
+    for model, group in fresh.groupby("model", sort=False):
+        seconds = float(group["latency_s"].sum())
+        speeds[str(model)] = round(float(group["completion_tokens"].sum()) / seconds, 1)
+    return speeds
 
 
 def run_suite(
     suite: Suite,
     *,
-    limit: int | None = None,
-    concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    **options: Any,
 ) -> RunResult:
-    """Run every variant of ``suite`` and store the run; see :func:`run_suite_async`."""
-    return asyncio.run(
-        run_suite_async(
-            suite, limit=limit, concurrency=concurrency, root=root, on_progress=on_progress
-        )
-    )
+    """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
+    return asyncio.run(run_suite_async(suite, root=root, on_progress=on_progress, **options))

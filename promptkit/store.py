@@ -6,7 +6,9 @@
     summary.json    per-variant figures, written when the run ends
 
 The journal is the source of truth: a killed run loses only the cases that were
-in flight, and every figure can be recomputed from it.
+in flight, and every figure can be recomputed from it. A resumed run appends to
+the same journal; a later row for a case (variant, row id, repeat) supersedes an
+earlier one, so every reader keeps the last row of each case.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import os
 import platform
 import secrets
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import BadInput
 
@@ -29,10 +31,28 @@ if TYPE_CHECKING:
 
     from promptkit.suite import Suite
 
-__all__ = ["RunStore", "RunWriter", "load_run", "read_journal"]
+__all__ = [
+    "CASE_KEY",
+    "RunStore",
+    "RunWriter",
+    "finished_cases",
+    "load_run",
+    "read_journal",
+    "summary_frame",
+]
 
 DEFAULT_ROOT = Path(".promptkit") / "runs"
-_VERSIONED_PACKAGES = ("promptkit", "jinja2", "litellm", "openai", "llama_cpp_python", "pandas")
+_VERSIONED_PACKAGES = (
+    "promptkit",
+    "jinja2",
+    "litellm",
+    "openai",
+    "aiohttp",
+    "llama_cpp_python",
+    "pandas",
+)
+#: The columns that name one case; a later journal row for the same case supersedes.
+CASE_KEY = ("variant", "row_id", "repeat")
 
 
 def _git(*args: str, cwd: Path) -> str | None:
@@ -67,13 +87,19 @@ class RunWriter:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.id = folder.name
-        self._journal: IO[str] = (folder / "journal.jsonl").open("a", encoding="utf-8")
+        path = folder / "journal.jsonl"
+        # Unbuffered: each row reaches the kernel in one write() of one whole line, so a
+        # killed process leaves whole lines only (or, at worst, a torn last line).
+        self._journal = path.open("ab", buffering=0)
+        _lock_or_fail(self._journal.fileno(), folder)
+        _drop_torn_tail(path)
 
     def append(self, row: Mapping[str, Any]) -> None:
-        # One write() of one whole line, then flush: a SIGKILL leaves whole lines only,
-        # except perhaps a torn last line, which read_journal skips.
-        self._journal.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        self._journal.flush()
+        line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        view = memoryview(line)
+        while view:
+            written = self._journal.write(view)
+            view = view[written or 0 :]
 
     def write_json(self, name: str, data: Any) -> None:
         tmp = self.folder / f".{name}.tmp"
@@ -82,6 +108,40 @@ class RunWriter:
 
     def close(self) -> None:
         self._journal.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a kill left half-written, so appended rows start on a new line."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        while end > 0:  # walk back a block at a time to the last newline
+            start = max(0, end - 65536)
+            handle.seek(start)
+            block = handle.read(end - start)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                handle.truncate(start + cut + 1)
+                return
+            end = start
+        handle.truncate(0)
+
+
+def _lock_or_fail(fd: int, folder: Path) -> None:
+    """One writer per run: a second process resuming the same run is refused."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, no check
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise BadInput(
+            "the run is being written by another promptkit process",
+            path=folder,
+            hint="wait for it to finish, or start a new run",
+        ) from None
 
 
 class RunStore:
@@ -102,6 +162,34 @@ class RunStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(prompt.source, "utf-8")
         return writer
+
+    def reopen(self, run: str | Path | None, suite: Suite) -> RunWriter:
+        """Append to an earlier run of ``suite`` (its latest when ``run`` is None)."""
+        folder = self.find(run) if run is not None else self.latest_of(suite)
+        meta = json.loads((folder / "meta.json").read_text("utf-8"))
+        _check_same_suite(meta, suite, folder)
+        writer = RunWriter(folder)
+        meta.setdefault("resumed", []).append(
+            {
+                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "git": git_state(Path(suite.path).resolve().parent),
+            }
+        )
+        writer.write_json("meta.json", meta)
+        return writer
+
+    def latest_of(self, suite: Suite) -> Path:
+        """The latest run of the suite file ``suite`` came from."""
+        wanted = str(Path(suite.path).resolve())
+        for folder in reversed(self.runs()):
+            meta = json.loads((folder / "meta.json").read_text("utf-8"))
+            if str(Path(meta.get("suite_path", "")).resolve()) == wanted:
+                return folder
+        raise BadInput(
+            f"no earlier run of {suite.path} to resume",
+            path=self.root,
+            hint="run it without --resume first, or name the run: --resume RUN_ID",
+        )
 
     def _meta(self, suite: Suite, run_id: str) -> dict[str, Any]:
         return {
@@ -139,6 +227,22 @@ class RunStore:
         return matches[0]
 
 
+def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> None:
+    """A resumed run must ask the same questions, or its rows would not be comparable."""
+    hint = "resume with the suite, prompts and models the run started with, or start a new run"
+    for prompt in suite.prompts:
+        recorded = meta.get("prompts", {}).get(prompt.ref, {}).get("hash")
+        if recorded is not None and recorded != prompt.hash:
+            raise BadInput(
+                f"{prompt.ref} changed since run {folder.name} was started", path=folder, hint=hint
+            )
+    variants = [v.id for v in suite.variants()]
+    if variants != meta.get("variants"):
+        raise BadInput(
+            f"run {folder.name} has other variants than this suite", path=folder, hint=hint
+        )
+
+
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
 
 
@@ -156,6 +260,7 @@ def _public(options: Any) -> Any:
 
 
 def read_journal(folder: Path) -> Iterator[dict[str, Any]]:
+    """Every row of a run's journal in order, superseded ones included."""
     path = folder / "journal.jsonl"
     if not path.is_file():
         return
@@ -165,6 +270,14 @@ def read_journal(folder: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a kill mid-write; the case is simply re-run
+
+
+def finished_cases(folder: Path) -> set[tuple[str, str, int]]:
+    """Cases whose last journal row is an answer, not an error: resume skips them."""
+    last_error: dict[tuple[str, str, int], bool] = {}
+    for row in read_journal(folder):
+        last_error[(row["variant"], row["row_id"], row["repeat"])] = row.get("error") is not None
+    return {key for key, errored in last_error.items() if not errored}
 
 
 def load_run(run: str | Path | None = None, *, root: str | Path = DEFAULT_ROOT) -> pd.DataFrame:
@@ -178,7 +291,102 @@ def load_run(run: str | Path | None = None, *, root: str | Path = DEFAULT_ROOT) 
         for metric, value in (row.get("scores") or {}).items():
             flat[f"score.{metric}"] = value
         records.append(flat)
-    frame: pd.DataFrame = pd.DataFrame.from_records(records)
+    frame = _last_row_per_case(pd.DataFrame.from_records(records))
     frame.attrs["run_id"] = folder.name
     frame.attrs["path"] = str(folder)
     return frame
+
+
+#: What a summary reads, kept compact: no inputs, outputs or shot lists. ``parsed``
+#: and ``expected`` feed the per-class figures, ``score_details`` the judge figures.
+SUMMARY_TEXT_COLUMNS = (
+    "variant",
+    "prompt",
+    "model",
+    "shots",
+    "row_id",
+    "error",
+    "parsed",
+    "expected",
+    "score_details",
+)
+SUMMARY_NUMBER_COLUMNS = (
+    "repeat",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "cost",
+    "scorer_tokens",
+    "scorer_cost",
+)
+
+
+def summary_frame(folder: Path, metrics: Sequence[str]) -> pd.DataFrame:
+    """The columns a summary needs, one row per case, in a few bytes per cell.
+
+    A 100,000-case journal is read one line at a time straight into preallocated
+    arrays (repeated strings shared), never into one dict per row, and the
+    DataFrame is built on those arrays without copying them.
+    """
+    import numpy as np
+    import pandas as pd
+
+    size = _line_count(folder / "journal.jsonl")
+    texts = {c: np.empty(size, dtype=object) for c in SUMMARY_TEXT_COLUMNS}
+    scores = [f"score.{m}" for m in metrics]
+    numbers = {c: np.full(size, np.nan) for c in [*SUMMARY_NUMBER_COLUMNS, *scores]}
+    cached = np.zeros(size, dtype=bool)
+    shared: dict[Any, Any] = {}
+    count = 0
+    for count, row in enumerate(read_journal(folder), start=1):
+        i = count - 1
+        for column, strings in texts.items():
+            strings[i] = _shared(shared, row.get(column))
+        for column in SUMMARY_NUMBER_COLUMNS:
+            if row.get(column) is not None:
+                numbers[column][i] = row[column]
+        for column, metric in zip(scores, metrics, strict=True):
+            value = (row.get("scores") or {}).get(metric)
+            if value is not None:
+                numbers[column][i] = value
+        cached[i] = bool(row.get("cached"))
+    columns: dict[str, Any] = {c: v[:count] for c, v in {**texts, **numbers}.items()}
+    columns["repeat"] = columns["repeat"].astype(np.int64)
+    columns["cached"] = cached[:count]
+    return _last_row_per_case(pd.DataFrame(columns, copy=False))
+
+
+def _shared(pool: dict[Any, Any], value: Any) -> Any:
+    """One object for equal repeated values (labels, variant ids) so big runs stay small."""
+    if value is None or isinstance(value, dict | list):
+        return value or None
+    try:
+        return pool.setdefault(value, value)
+    except TypeError:  # an unhashable parsed value is kept as it is
+        return value
+
+
+def _line_count(path: Path) -> int:
+    """Lines in the file, counting a last line without a newline (arrays are sized by it)."""
+    if not path.is_file():
+        return 0
+    newlines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            newlines += block.count(b"\n")
+    return newlines + 1
+
+
+def _last_row_per_case(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows superseded by a later row of the same case, keeping variants in order."""
+    if frame.empty or not set(CASE_KEY) <= set(frame.columns):
+        return frame
+    superseded = frame.duplicated(list(CASE_KEY), keep="last")
+    if not superseded.any():
+        return frame
+    order = {v: i for i, v in enumerate(frame["variant"].unique())}
+    kept = frame[~superseded]
+    position = kept["variant"].map(order).to_numpy()
+    reordered: pd.DataFrame = kept.iloc[position.argsort(kind="stable")]
+    result: pd.DataFrame = reordered.reset_index(drop=True)
+    return result

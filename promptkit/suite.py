@@ -41,11 +41,15 @@ SUITE_KEYS = {
     "seed": "seed for sampling and shot selection",
     "concurrency": "requests in flight per model",
     "timeout": "seconds allowed per request",
+    "rpm": "requests per minute per model (default: no limit)",
+    "retries": "attempts after the first on rate limits, server errors and timeouts",
+    "prices": "dollars per million tokens: {model: {input_per_1m, output_per_1m}}",
     "limit": "score only the first N rows",
     "prompts_dir": "folder of prompt families (default: nearest prompts/ above the suite)",
     "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.gate)",
 }
 SHOT_KEYS = ("k", "strategy", "seed", "token_budget")
+PRICE_KEYS = ("input_per_1m", "output_per_1m")
 MODEL_OPTION_KEYS_RESERVED = ("name",)
 
 
@@ -87,6 +91,9 @@ class Suite:
     concurrency: int | None = None
     timeout: float = 120.0
     limit: int | None = None
+    rpm: float | None = None
+    retries: int | None = None
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
     library: PromptLibrary | None = None
 
@@ -190,6 +197,9 @@ class _Builder:
             concurrency=self._positive_int("concurrency", None),
             timeout=float(self._number("timeout", 120.0)),
             limit=self._positive_int("limit", None),
+            rpm=self._optional_number("rpm"),
+            retries=self._non_negative_int("retries"),
+            prices=self._prices(),
             raw=self.data,
             library=library,
         )
@@ -331,6 +341,33 @@ class _Builder:
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             raise self.error(key, f"{key!r} must be a positive number", SUITE_KEYS[key])
         return float(value)
+
+    def _optional_number(self, key: str) -> float | None:
+        return self._number(key, 1.0) if key in self.data else None
+
+    def _non_negative_int(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise self.error(key, f"{key!r} must be an integer >= 0", SUITE_KEYS[key])
+        return value
+
+    def _prices(self) -> dict[str, dict[str, float]]:
+        prices = self._mapping("prices")
+        for model, price in prices.items():
+            fields_ok = isinstance(price, dict) and set(price) <= set(PRICE_KEYS) and price
+            numbers_ok = fields_ok and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                for v in price.values()
+            )
+            if not numbers_ok:
+                raise self.error(
+                    "prices",
+                    f"bad price for {model!r}: {price!r}",
+                    "give {input_per_1m: DOLLARS, output_per_1m: DOLLARS} per million tokens",
+                )
+        return prices
 
     def _int(self, key: str, default: int) -> int:
         value = self.data.get(key, default)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from promptkit.runner import RunResult
     from promptkit.suite import Suite
 
-__all__ = ["CiRun", "ci_options"]
+__all__ = ["CI_FLAGS", "CiRun", "ci_options", "split_ci_flags"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +77,25 @@ _OPTIONS = [
         "$GITHUB_STEP_SUMMARY when set).",
     ),
 ]
+
+
+#: The keyword names click gives the options above.
+CI_FLAGS = (
+    "baseline",
+    "baseline_run",
+    "save_baseline",
+    "gate",
+    "min_rules",
+    "regression_rules",
+    "junit",
+    "markdown",
+)
+
+
+def split_ci_flags(flags: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the CI options, everything else) from a command's keyword arguments."""
+    ci = {k: v for k, v in flags.items() if k in CI_FLAGS}
+    return ci, {k: v for k, v in flags.items() if k not in CI_FLAGS}
 
 
 def ci_options(command: F) -> F:

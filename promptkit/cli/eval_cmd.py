@@ -8,15 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptkit.cli.ci_options import CiRun, ci_options
+from promptkit.cli.ci_options import CiRun, ci_options, split_ci_flags
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
-    from promptkit.runner import Progress
+    from promptkit.estimate import DryRun
+    from promptkit.runner import Progress, RunResult
     from promptkit.summary import VariantSummary
+
+_LATEST = "latest"
+_POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
 @click.command("eval")
@@ -30,8 +34,34 @@ if TYPE_CHECKING:
     multiple=True,
     help="Run these prompt versions instead of the suite's (repeatable).",
 )
-@click.option("--limit", type=int, help="Score only the first N rows.")
-@click.option("--concurrency", type=int, help="Requests in flight per model.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N rows.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight per model.")
+@click.option("--rpm", type=_POSITIVE, help="Requests started per minute per model.")
+@click.option("--timeout", type=_POSITIVE, help="Seconds allowed per request attempt.")
+@click.option(
+    "--retries", type=click.IntRange(min=0), help="Attempts after the first (429, 5xx, timeouts)."
+)
+@click.option("--api-base", help="OpenAI-compatible endpoint for every model (http://host/v1).")
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value=_LATEST,
+    default=None,
+    metavar="[RUN]",
+    help="Continue a run (default: this suite's latest): ask only missing and errored cases.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--refresh", is_flag=True, help="Ask again and overwrite cached answers.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    help="Stop sending requests once this many dollars are spent.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Render everything, estimate requests, tokens and cost; call nothing.",
+)
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @ci_options
@@ -43,13 +73,12 @@ def command(
     suite: str,
     models: tuple[str, ...],
     prompts: tuple[str, ...],
-    limit: int | None,
-    concurrency: int | None,
+    dry_run: bool,
     allow_errors: bool,
     quiet: bool,
     html: str | None,
     per_class: bool,
-    **ci: Any,
+    **flags: Any,
 ) -> int:
     """Run every variant of SUITE (prompt version x model x shots) and print the scores.
 
@@ -59,23 +88,31 @@ def command(
     """
     from rich.console import Console
 
+    ci, rest = split_ci_flags(flags)
+    options = _run_options(**rest)
+    run = CiRun.prepare(suite, models=models, prompts=prompts, **ci)
+    if dry_run:
+        from promptkit.api import estimate
+
+        click.echo(_dry_run_report(estimate(run.suite, **options)))
+        return 0
     from promptkit.api import evaluate
 
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
-    run = CiRun.prepare(suite, models=models, prompts=prompts, **ci)
-    with _progress_display(console, quiet) as on_progress:
-        result = evaluate(
-            run.suite,
-            limit=limit,
-            concurrency=concurrency,
-            on_progress=on_progress,
-        )
-    _print_summaries(console, result.summaries, per_class)
-    console.print(
-        f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
-    )
+    display = _progress_display(console, quiet)
+    try:
+        with display as on_progress:
+            result = evaluate(run.suite, on_progress=on_progress, **options)
+    except KeyboardInterrupt:
+        if display.run_id:
+            click.echo(
+                f"promptkit: resume with: promptkit eval {suite} --resume {display.run_id}",
+                err=True,
+            )
+        raise
+    _report(console, result, per_class)
     run.report(result, console)
     if html:
         from promptkit.report.html import write_html_report
@@ -90,6 +127,33 @@ def command(
         return 3
     run.enforce()
     return 0
+
+
+def _run_options(
+    *,
+    no_cache: bool,
+    refresh: bool,
+    resume: str | None,
+    **flags: Any,
+) -> dict[str, Any]:
+    options = {k: v for k, v in flags.items() if v is not None}
+    options["cache"] = not no_cache
+    options["refresh"] = refresh
+    if resume is not None:
+        options["resume"] = True if resume == _LATEST else resume
+    return options
+
+
+def _report(console: Console, result: RunResult, per_class: bool) -> None:
+    _print_summaries(console, result.summaries, per_class)
+    console.print(
+        f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
+    )
+    speeds = ", ".join(f"{m} {v:g}" for m, v in result.output_tokens_per_s.items())
+    if speeds:
+        console.print(f"answer tokens/s (per request): {speeds}")
+    if result.stopped:
+        click.echo(f"promptkit: stopped early: {result.stopped}", err=True)
 
 
 def _print_summaries(
@@ -113,6 +177,22 @@ def _print_summaries(
             console.print(terminal.confusion_table(s.variant, s.classification))
 
 
+def _dry_run_report(plan: DryRun) -> str:
+    cost = "unknown" if plan.cost is None else f"${plan.cost:.4f}"
+    lines = [
+        f"requests:       {plan.requests} ({plan.cached} answered from the cache)",
+        f"prompt tokens:  ~{plan.prompt_tokens} (estimated, uncached requests)",
+        f"prompt cost:    {cost}",
+    ]
+    if plan.max_output_cost is not None:
+        lines.append(f"answers cost:   at most ${plan.max_output_cost:.4f} (at max_tokens)")
+    if plan.unpriced:
+        lines.append(
+            f"no price for:   {', '.join(plan.unpriced)} (add them under 'prices:' in the suite)"
+        )
+    return "\n".join(lines)
+
+
 class _progress_display:
     """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
 
@@ -121,10 +201,11 @@ class _progress_display:
         self.bar: RichProgress | None = None
         self.task: TaskID | None = None
         self.last_line = 0.0
+        self.run_id = ""
 
-    def __enter__(self) -> Callable[[Progress], None] | None:
+    def __enter__(self) -> Callable[[Progress], None]:
         if self.quiet:
-            return None
+            return self._remember
         if not self.console.is_terminal:
             return self._print_line
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -146,13 +227,21 @@ class _progress_display:
     @staticmethod
     def _detail(p: Progress) -> str:
         cost = f"  ${p.cost:.4f}" if p.cost else ""
-        return f"errors {p.errors}  cached {p.cache_hits}  tokens {p.tokens}{cost}  {p.rate:.1f}/s"
+        return (
+            f"errors {p.errors}  cached {p.cache_hits}  tokens {p.tokens}{cost}  "
+            f"{p.rate:.1f}/s  {p.output_tokens_per_s:.0f} tok/s"
+        )
+
+    def _remember(self, p: Progress) -> None:
+        self.run_id = p.run_id
 
     def _update_bar(self, p: Progress) -> None:
         assert self.bar is not None and self.task is not None
+        self.run_id = p.run_id
         self.bar.update(self.task, total=p.total, completed=p.done, detail=self._detail(p))
 
     def _print_line(self, p: Progress) -> None:
+        self.run_id = p.run_id
         now = time.monotonic()
         if p.done == p.total or now - self.last_line >= 5:
             self.last_line = now

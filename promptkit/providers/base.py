@@ -52,6 +52,8 @@ class Provider(abc.ABC):
 
     #: How many requests the runner sends at once when the suite does not say.
     default_concurrency = 8
+    #: Whether the runner may answer from (and store into) the response cache.
+    cacheable = True
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         self.model = model

@@ -21,10 +21,9 @@ from promptkit.providers.base import (
     register_provider,
     split_model_name,
 )
+from promptkit.providers.http import RETRYABLE_STATUS, parse_retry_after, request_seed
 
 __all__ = ["LitellmProvider", "import_litellm"]
-
-_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 
 
 @cache
@@ -64,9 +63,13 @@ class LitellmProvider(Provider):
             "model": request.model,
             "messages": request.message_dicts(),
             **request.params,
+            # The runner retries (with Retry-After and a budget); retrying inside too
+            # would multiply attempts and hide them.
+            "num_retries": 0,
+            "max_retries": 0,
         }
         if request.seed is not None:
-            args["seed"] = request.seed
+            args["seed"] = request_seed(request)
         api_base = request.api_base or self.api_base
         if api_base:
             args["api_base"] = api_base
@@ -107,20 +110,15 @@ def _cost(litellm: Any, response: Any) -> float | None:
 def _provider_error(exc: Exception) -> ProviderError:
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
-    retryable = status in _RETRYABLE_STATUS or name in {
+    retryable = status in RETRYABLE_STATUS or name in {
         "Timeout",
         "APIConnectionError",
         "RateLimitError",
         "InternalServerError",
         "ServiceUnavailableError",
     }
-    retry_after = None
-    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-    if "retry-after" in headers:
-        try:
-            retry_after = float(headers["retry-after"])
-        except ValueError:
-            retry_after = None
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    retry_after = parse_retry_after(headers)
     message = str(getattr(exc, "message", exc)).splitlines()[0][:300]
     return ProviderError(
         f"{name}: {message}", retryable=retryable, retry_after=retry_after, status=status

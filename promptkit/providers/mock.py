@@ -40,6 +40,9 @@ def _estimate_tokens(text: str) -> int:
 
 class MockProvider(Provider):
     default_concurrency = 64
+    # Scripted and free: a cache would only hide a handler registered anew under the
+    # same name, so mock answers are never cached.
+    cacheable = False
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)

@@ -1,0 +1,133 @@
+"""The on-disk response cache: one SQLite file, safe for several runs at once.
+
+The key is a SHA-256 over everything that can change an answer: the model name
+(its prefix names the provider), the endpoint (``api_base``), the full message
+list, every parameter, the seed and the repeat index. A hit returns the
+completion exactly as it was first received, latency and cost included, marked
+``cached=True``; only successful completions are stored.
+
+SQLite runs in WAL mode: readers never block, writers queue on a busy timeout,
+and a process killed at any moment leaves the file consistent (a transaction
+either committed or not). Two runs sharing one cache therefore both finish, and
+the cache stays readable. Writes are grouped into one short transaction per
+``batch`` answers or ``flush_s`` seconds, which costs a quarter of a commit per
+answer; a kill forgets at most that batch, which the run journal holds anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from promptkit.providers.base import Completion, Request
+
+__all__ = ["ResponseCache", "cache_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    created REAL NOT NULL
+) WITHOUT ROWID
+"""
+_KEY_VERSION = 1  # bump when the key's recipe changes, so old entries stop matching
+
+
+def cache_key(request: Request, api_base: str | None = None) -> str:
+    """The cache key of ``request`` sent to ``api_base`` (the request's own wins)."""
+    recipe = {
+        "v": _KEY_VERSION,
+        "model": request.model,
+        "api_base": request.api_base or api_base,
+        "messages": [[m.role, m.content] for m in request.messages],
+        "params": dict(request.params),
+        "seed": request.seed,
+        "repeat": request.repeat,
+    }
+    canonical = json.dumps(
+        recipe, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """Completions by cache key, in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 60.0,
+        batch: int = 32,
+        flush_s: float = 0.25,
+    ) -> None:
+        self.path = Path(path)
+        self.batch, self.flush_s = batch, flush_s
+        self._pending: dict[str, tuple[str, str, float]] = {}
+        self._oldest_pending = 0.0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: every put is its own short transaction, so a kill loses at most it.
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: commits survive a killed process; only power loss may
+        # drop the last ones, and a cache may forget.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def get(self, key: str) -> Completion | None:
+        if key in self._pending:
+            text = self._pending[key][1]
+        else:
+            row = self._db.execute(
+                "SELECT completion FROM responses WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            text = row[0]
+        data: dict[str, Any] = json.loads(text)
+        return Completion(**data, cached=True)
+
+    def put(self, key: str, model: str, completion: Completion) -> None:
+        data = {
+            "text": completion.text,
+            "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens,
+            "latency_s": completion.latency_s,
+            "cost": completion.cost,
+            "finish_reason": completion.finish_reason,
+        }
+        now = time.time()
+        if not self._pending:
+            self._oldest_pending = now
+        self._pending[key] = (model, json.dumps(data, ensure_ascii=False), now)
+        if len(self._pending) >= self.batch or now - self._oldest_pending >= self.flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending answers in one transaction."""
+        if not self._pending:
+            return
+        rows = [(key, *entry) for key, entry in self._pending.items()]
+        with self._db:  # BEGIN ... COMMIT, or ROLLBACK on error
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO responses (key, model, completion, created) "
+                "VALUES (?,?,?,?)",
+                rows,
+            )
+        self._pending.clear()
+
+    def __len__(self) -> int:
+        self.flush()
+        return int(self._db.execute("SELECT count(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()

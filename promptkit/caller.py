@@ -1,0 +1,165 @@
+"""Sending one request: cache, model lane, budget, retries with a timeout, price.
+
+    cache hit? ──yes──► answer (original latency and cost, marked cached)
+        │no
+    model lane: concurrency slot, requests-per-minute pacing
+        │
+    budget left? ──no──► BudgetReached: the case is left for a resume
+        │
+    retries(timeout(provider.complete)) ──► price ──► cache ──► answer
+
+The runner sends every case and every scorer's model call through one
+:class:`Caller`; the dry run uses it to look the cache up exactly as a run would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from promptkit.cache import ResponseCache, cache_key
+from promptkit.errors import ProviderError
+from promptkit.pricing import Budget, PriceBook
+from promptkit.providers import Completion, Provider, Request, get_provider
+from promptkit.ratelimit import RateLimiter
+from promptkit.retry import RetryPolicy, with_retries
+from promptkit.store import DEFAULT_ROOT
+from promptkit.suite import ModelSpec, Suite
+
+__all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a suite; ``None`` means: the suite's setting, else the default."""
+
+    limit: int | None = None
+    concurrency: int | None = None  # requests in flight per model
+    rpm: float | None = None  # requests started per minute per model
+    timeout: float | None = None  # seconds per attempt
+    retries: int | None = None  # attempts after the first
+    cache: bool | str | Path = True  # False: no cache; a path: that SQLite file
+    refresh: bool = False  # ask again and overwrite cached answers
+    max_cost: float | None = None  # dollars; no new requests once spent
+    api_base: str | None = None  # endpoint for every model of the run
+    resume: bool | str | Path = False  # True: the suite's latest run; else a run id
+
+
+def default_cache_path(root: str | Path = DEFAULT_ROOT) -> Path:
+    """``.promptkit/cache/responses.sqlite`` beside ``.promptkit/runs``."""
+    return Path(root).parent / "cache" / "responses.sqlite"
+
+
+def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
+    if options.cache is False:
+        return None
+    path = default_cache_path(root) if options.cache is True else Path(options.cache)
+    return ResponseCache(path)
+
+
+class _Lane:
+    """One model: its provider, a bound on requests in flight, and optional pacing."""
+
+    def __init__(self, provider: Provider, width: int, rpm: float | None) -> None:
+        self.provider = provider
+        self.width = width
+        self.slots = asyncio.Semaphore(width)
+        self.limiter = RateLimiter(rpm) if rpm else None
+        self.api_base: str | None = getattr(provider, "api_base", None) or provider.options.get(
+            "api_base"
+        )
+        self.cacheable = provider.cacheable
+
+
+class Caller:
+    """Sends requests: cache, lane, budget, retries and timeout, then prices the answer."""
+
+    def __init__(self, suite: Suite, options: RunOptions, budget: Budget, root: str | Path) -> None:
+        self.suite, self.options, self.budget = suite, options, budget
+        self.timeout = options.timeout or suite.timeout
+        retries = options.retries if options.retries is not None else suite.retries
+        self.policy = RetryPolicy() if retries is None else RetryPolicy(retries=retries)
+        self.prices = PriceBook(suite.prices)
+        self.lanes: dict[str, _Lane] = {}
+        for model in suite.models:  # a bad model name fails here, before anything opens
+            self.lanes[model.name] = self._lane(model)
+        self.cache = _open_cache(options, root)
+
+    def _lane(self, model: ModelSpec) -> _Lane:
+        provider = get_provider(model.name, model.options)
+        width = (
+            self.options.concurrency
+            or model.options.get("concurrency")
+            or self.suite.concurrency
+            or provider.default_concurrency
+        )
+        rpm = self.options.rpm or model.options.get("rpm") or self.suite.rpm
+        return _Lane(provider, int(width), rpm)
+
+    def lane(self, model: str) -> _Lane:
+        """The lane for ``model``; scorers may call models the suite does not list."""
+        if model not in self.lanes:
+            self.lanes[model] = self._lane(ModelSpec(model))
+        return self.lanes[model]
+
+    def lookup(self, request: Request) -> tuple[str | None, Completion | None]:
+        """The request's cache key (None: not cached) and the cached answer, if any."""
+        lane = self.lane(request.model)
+        if self.cache is None or not lane.cacheable:
+            return None, None
+        key = cache_key(request, lane.api_base)
+        return key, None if self.options.refresh else self.cache.get(key)
+
+    async def __call__(self, request: Request) -> tuple[Completion, int]:
+        """The answer and the number of attempts it took (0 for a cache hit)."""
+        key, hit = self.lookup(request)
+        if hit is not None:
+            return hit, 0
+        lane = self.lane(request.model)
+        async with lane.slots:
+            completion, attempts = await with_retries(
+                lambda: self._attempt(lane, request), self.policy
+            )
+        completion.cost = self.prices.cost(
+            request.model, completion.prompt_tokens, completion.completion_tokens, completion.cost
+        )
+        self.budget.spent += completion.cost or 0.0
+        if key is not None:
+            assert self.cache is not None
+            self.cache.put(key, request.model, completion)
+        return completion, attempts
+
+    async def _attempt(self, lane: _Lane, request: Request) -> Completion:
+        self.budget.check()
+        if lane.limiter is not None:
+            await lane.limiter.wait()
+        try:
+            return await _within(self.timeout, lane.provider.complete(request))
+        except asyncio.TimeoutError:
+            raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from None
+
+    async def close(self) -> None:
+        for lane in self.lanes.values():
+            await lane.provider.aclose()
+        if self.cache is not None:
+            self.cache.close()
+
+
+async def _within(seconds: float, call: Coroutine[Any, Any, Completion]) -> Completion:
+    """``call`` with a deadline; asyncio.timeout (3.11+) spares wait_for's extra task."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await call
+    return await asyncio.wait_for(call, seconds)
+
+
+def with_api_base(suite: Suite, api_base: str | None) -> Suite:
+    """``suite`` with every model pointed at ``api_base`` (``--api-base``)."""
+    if not api_base:
+        return suite
+    models = tuple(ModelSpec(m.name, {**m.options, "api_base": api_base}) for m in suite.models)
+    return replace(suite, models=models)

@@ -1,0 +1,69 @@
+"""HTTP status codes and headers -> :class:`ProviderError`, shared by the HTTP providers.
+
+Which failures are worth another try is decided here once: rate limits (429),
+server errors (5xx), request timeouts (408) and conflicts (409) are; a bad
+request (400), a bad key (401/403) or an unknown model (404) are not, because
+asking again gets the same answer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from promptkit.errors import ProviderError
+from promptkit.providers.base import Request
+
+__all__ = ["RETRYABLE_STATUS", "parse_retry_after", "request_seed", "status_error"]
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+_HINTS = {
+    401: "check the API key environment variable (OPENAI_API_KEY, or the model's api_key_env)",
+    403: "the key is not allowed to use this model",
+    404: "check the model name and the api_base",
+}
+
+
+def parse_retry_after(headers: Mapping[str, Any] | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        if "retry-after" in lowered:
+            return max(0.0, float(lowered["retry-after"]))
+    except ValueError:
+        pass
+    if "retry-after" in lowered:
+        try:
+            date = email.utils.parsedate_to_datetime(lowered["retry-after"])
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, date.timestamp() - time.time())
+    return None
+
+
+def status_error(
+    status: int, message: str, headers: Mapping[str, Any] | None = None
+) -> ProviderError:
+    """The error for an HTTP reply with status >= 400."""
+    hint = _HINTS.get(status)
+    text = f"HTTP {status}: {message}" + (f" ({hint})" if hint else "")
+    return ProviderError(
+        text,
+        retryable=status in RETRYABLE_STATUS,
+        retry_after=parse_retry_after(headers),
+        status=status,
+    )
+
+
+def request_seed(request: Request) -> int | None:
+    """The seed sent to a remote model: each repeat gets its own, so repeats are
+    independent samples even from a server that honours seeds."""
+    if request.seed is None:
+        return None
+    return request.seed + request.repeat

@@ -1,0 +1,58 @@
+"""The in-process llama.cpp model under concurrency: one instance per process,
+requests take turns, and answers do not depend on what else is in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from promptkit import Message, Request, evaluate, get_provider, load_run
+from tests.conftest import needs_local_model
+
+pytestmark = [pytest.mark.slow, needs_local_model]
+
+QUESTIONS = ["Name a colour.", "Say hello in French.", "What is 2 + 2?", "Name a fruit."]
+
+
+def _request(question: str) -> Request:
+    return Request(
+        model="local/smollm2",
+        messages=(Message("user", question),),
+        params={"max_tokens": 12, "temperature": 0},
+    )
+
+
+def test_concurrent_requests_get_the_answers_they_get_alone() -> None:
+    from promptkit.providers import local
+
+    provider = get_provider("local/smollm2")
+    alone = [asyncio.run(provider.complete(_request(q))).text for q in QUESTIONS]
+
+    async def together() -> list[str]:
+        answers = await asyncio.gather(*(provider.complete(_request(q)) for q in QUESTIONS * 2))
+        return [a.text for a in answers]
+
+    assert asyncio.run(together()) == alone * 2
+    assert len(local._MODELS) == 1  # one model instance, shared by every request
+    assert get_provider("local/smollm2").path == provider.path
+
+
+def test_run_at_concurrency_4_matches_concurrency_1_and_reports_speed(repo: Path) -> None:
+    def answers(concurrency: int) -> dict[tuple[str, str], str]:
+        result = evaluate(
+            repo / "evals" / "sentiment.yaml",
+            prompts=["sentiment@v2"],
+            limit=4,
+            concurrency=concurrency,
+            cache=False,
+        )
+        summary = json.loads((result.path / "summary.json").read_text())
+        assert summary["output_tokens_per_s"]["local/smollm2"] > 0
+        assert result.output_tokens_per_s == summary["output_tokens_per_s"]
+        frame = load_run(result.run_id)
+        return {(r.variant, r.row_id): r.output for r in frame.itertuples()}
+
+    assert answers(4) == answers(1)
