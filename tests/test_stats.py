@@ -158,3 +158,15 @@ def test_macro_f1_matches_a_hand_computed_table() -> None:
     assert estimate.mean == pytest.approx((0.8 + 0.5 + 1.0) / 3)
     assert 0.0 <= estimate.low <= estimate.mean <= estimate.high <= 1.0
     assert macro_f1_interval([], [], n_classes=2).n == 0
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 1), (1, 1), (0, 12), (3, 12), (12, 12), (37, 48), (501, 1000)])
+def test_wilson_closed_form_matches_scipy(k: int, n: int) -> None:
+    from scipy.stats import binomtest
+
+    from promptkit.stats import wilson_interval
+
+    expected = binomtest(k, n).proportion_ci(0.95, method="wilson")
+    low, high = wilson_interval(k, n)
+    assert low == pytest.approx(expected.low, abs=1e-12)
+    assert high == pytest.approx(expected.high, abs=1e-12)
