@@ -100,6 +100,15 @@ def test_missing_extra_names_the_install_command(
 
 
 @needs_hf
+def test_too_old_transformers_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    monkeypatch.setattr(transformers, "__version__", "4.46.3")
+    with pytest.raises(ProviderConfigError, match=r"transformers 4\.47 or later, not 4\.46\.3"):
+        get_provider("hf/smollm2")
+
+
+@needs_hf
 def test_missing_weights_are_bad_input(tmp_path: Path, cli: Any, repo: Path) -> None:
     with pytest.raises(ProviderConfigError, match="GGUF model file not found"):
         get_provider(f"hf/{tmp_path / 'nope.gguf'}")
@@ -184,6 +193,22 @@ def test_eval_cli_on_hf_smollm2(cli: Any, repo: Path, tmp_path: Path) -> None:
     # four examples make a longer prompt than none
     by_shots = {row["shots"]: row["prompt_tokens"] for row in rows if row["prompt"].endswith("v2")}
     assert by_shots[4] > by_shots[0]
+
+
+@real
+def test_the_gguf_weights_load_whole() -> None:
+    # transformers 4.45-4.46 left SmolLM2's output layer untied (random): fluent nonsense.
+    model = get_provider("hf/smollm2").loaded().model
+    assert model.get_output_embeddings().weight.data_ptr() == (
+        model.get_input_embeddings().weight.data_ptr()
+    )
+    question = Request(
+        model="hf/smollm2",
+        messages=(Message("user", "What is the capital of France?"),),
+        params={"max_tokens": 12, "temperature": 0},
+    )
+    (answer,) = complete_all(get_provider("hf/smollm2"), [question])
+    assert "Paris" in answer.text
 
 
 @real

@@ -19,8 +19,10 @@ process serves every provider with the same weights, device and dtype.
 
 Batching: concurrent requests with the same generation settings wait in one
 queue; a worker takes up to ``max_batch_size`` of them at a time and runs them
-through one ``generate`` call in a thread, left padded. At temperature 0 a
-reply does not depend on which requests shared its batch. When sampling, one
+through one ``generate`` call in a thread, left padded. At temperature 0 in
+float32 a reply does not depend on which requests shared its batch; in
+bfloat16/float16 the batch's shape changes rounding, so a long greedy reply can
+part from its unbatched twin at a near tie. When sampling, one
 seed (from the suite's seed and the repeat index) drives the whole batch, so a
 sample depends on its batch. A completion's latency is its batch's model call.
 The runner keeps ``max_batch_size`` requests in flight by default; a lower
@@ -41,9 +43,7 @@ tokenized with special tokens recognised, so a row containing
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-import io
 import math
 import threading
 import time
@@ -93,7 +93,17 @@ def import_hf() -> tuple[Any, Any]:
     import torch
     import transformers
 
+    if _version(transformers) < (4, 47):  # older ones load SmolLM2's GGUF with a random head
+        raise ProviderConfigError(
+            f"hf/ models need transformers 4.47 or later, not {transformers.__version__}",
+            hint='pip install -U "promptkit[hf]"',
+        )
     return torch, transformers
+
+
+def _version(module: Any) -> tuple[int, int]:
+    major, minor = module.__version__.split(".")[:2]
+    return int(major), int(minor)
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,7 @@ def pick_dtype(torch: Any, device: str, option: Any) -> str:
 
 @dataclass
 class LoadedModel:
-    """One model and its tokenizer; ``lock`` keeps one forward pass on it at a time."""
+    """One model and its tokenizer; ``lock`` lets one batch at a time use them."""
 
     model: Any
     tokenizer: Any
@@ -234,16 +244,12 @@ def _load(source: ModelSource, device: str, dtype: str) -> LoadedModel:
             ) from None
     args: dict[str, Any] = {"gguf_file": source.gguf_file, "local_files_only": True}
     # transformers 4.56 renamed torch_dtype to dtype.
-    version = tuple(int(p) for p in transformers.__version__.split(".")[:2])
-    dtype_arg = "dtype" if version >= (4, 56) else "torch_dtype"
+    dtype_arg = "dtype" if _version(transformers) >= (4, 56) else "torch_dtype"
     try:
-        # The GGUF loader draws a tqdm bar straight onto stderr, over the run's own
-        # progress display; failures still arrive as exceptions.
-        with contextlib.redirect_stderr(io.StringIO()):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **args)
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                source.path, **args, **{dtype_arg: getattr(torch, dtype)}
-            )
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source.path, **args)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            source.path, **args, **{dtype_arg: getattr(torch, dtype)}
+        )
     except (OSError, ValueError) as exc:
         where = Path(source.path) / (source.gguf_file or "")
         first_line = str(exc).strip().splitlines()[0][:300]
@@ -509,13 +515,17 @@ def _run_batch(
     answer: Callable[[list[int], Any, float], Completion],
 ) -> list[Outcome]:
     """One model call for every request whose prompt fits; ``room``: tokens to generate."""
-    prompts = [_prompt_ids(loaded, request, room) for request in requests]
-    ready = [p for p in prompts if isinstance(p, list)]
+    # The lock covers tokenizing too: a Rust tokenizer used from two threads at once
+    # fails with "Already borrowed".
     with loaded.lock:
+        prompts = [_prompt_ids(loaded, request, room) for request in requests]
+        ready = [p for p in prompts if isinstance(p, list)]
         started = time.perf_counter()
         results = iter(_model_call(forward, loaded, ready) if ready else [])
         latency = time.perf_counter() - started
-    return [p if isinstance(p, Exception) else answer(p, next(results), latency) for p in prompts]
+        return [
+            p if isinstance(p, Exception) else answer(p, next(results), latency) for p in prompts
+        ]
 
 
 def _prompt_ids(loaded: LoadedModel, request: Request, room: int) -> list[int] | ProviderError:
