@@ -196,7 +196,7 @@ def test_eval_cli_on_hf_smollm2(cli: Any, repo: Path, tmp_path: Path) -> None:
 
 
 @real
-def test_the_gguf_weights_load_whole() -> None:
+def test_the_gguf_weights_load_whole_and_stop_strings_cut() -> None:
     # transformers 4.45-4.46 left SmolLM2's output layer untied (random): fluent nonsense.
     model = get_provider("hf/smollm2").loaded().model
     assert model.get_output_embeddings().weight.data_ptr() == (
@@ -207,8 +207,12 @@ def test_the_gguf_weights_load_whole() -> None:
         messages=(Message("user", "What is the capital of France?"),),
         params={"max_tokens": 12, "temperature": 0},
     )
-    (answer,) = complete_all(get_provider("hf/smollm2"), [question])
-    assert "Paris" in answer.text
+    stopped = Request(
+        model="hf/smollm2", messages=question.messages, params={**question.params, "stop": ["."]}
+    )
+    answer, cut = complete_all(get_provider("hf/smollm2"), [question, stopped])
+    assert "Paris" in answer.text and answer.finish_reason == "stop"
+    assert cut.text == answer.text.split(".")[0] and cut.finish_reason == "stop"
 
 
 @real

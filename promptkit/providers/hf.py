@@ -331,9 +331,6 @@ def generate(
     """Each prompt's new tokens (up to, without, the end token) and its finish reason."""
     torch, transformers = import_hf()
     input_ids, mask = _left_pad(torch, prompts, loaded.pad_id, loaded.device)
-    extra: dict[str, Any] = {}
-    if settings.stop:
-        extra = {"stop_strings": list(settings.stop), "tokenizer": loaded.tokenizer}
     if settings.seed is not None:
         torch.manual_seed(settings.seed)
     with torch.inference_mode():
@@ -341,7 +338,7 @@ def generate(
             input_ids=input_ids,
             attention_mask=mask,
             generation_config=_generation_config(transformers, loaded, settings),
-            **extra,
+            tokenizer=loaded.tokenizer,  # stop strings are matched through it
         )
     new_tokens = output[:, input_ids.shape[1] :].tolist()
     return [_until_end(tokens, loaded.eos_ids) for tokens in new_tokens]
@@ -349,15 +346,18 @@ def generate(
 
 def _generation_config(transformers: Any, loaded: LoadedModel, s: GenerationSettings) -> Any:
     # A fresh config, so a saved model's sampling defaults never leak into greedy runs.
-    sampling = s.temperature > 0
-    optional = {"top_p": s.top_p, "top_k": s.top_k, "repetition_penalty": s.repetition_penalty}
+    knobs: dict[str, Any] = {
+        "repetition_penalty": s.repetition_penalty,
+        "stop_strings": list(s.stop) or None,
+    }
+    if s.temperature > 0:  # greedy decoding ignores these, and transformers warns about them
+        knobs |= {"temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k}
     return transformers.GenerationConfig(
         max_new_tokens=s.max_new_tokens,
-        do_sample=sampling,
-        **({"temperature": s.temperature} if sampling else {}),
-        **{k: v for k, v in optional.items() if v is not None and (sampling or k != "top_p")},
+        do_sample=s.temperature > 0,
         eos_token_id=sorted(loaded.eos_ids),
         pad_token_id=loaded.pad_id,
+        **{name: value for name, value in knobs.items() if value is not None},
     )
 
 
