@@ -173,6 +173,7 @@ class _Execution:
             "cost": completion.cost,
             "cached": completion.cached,
             "finish_reason": completion.finish_reason,
+            "label_probs": completion.label_probs,
             **usage,
         }
 

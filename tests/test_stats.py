@@ -160,7 +160,9 @@ def test_macro_f1_matches_a_hand_computed_table() -> None:
     assert macro_f1_interval([], [], n_classes=2).n == 0
 
 
-@pytest.mark.parametrize(("k", "n"), [(0, 1), (1, 1), (0, 12), (3, 12), (12, 12), (37, 48), (501, 1000)])
+@pytest.mark.parametrize(
+    ("k", "n"), [(0, 1), (1, 1), (0, 12), (3, 12), (12, 12), (37, 48), (501, 1000)]
+)
 def test_wilson_closed_form_matches_scipy(k: int, n: int) -> None:
     from scipy.stats import binomtest
 

@@ -45,6 +45,8 @@ class Completion:
     cost: float | None = None
     finish_reason: str | None = None
     cached: bool = False
+    #: Likelihood scoring (``hf/`` with ``score_labels``): each allowed label's probability.
+    label_probs: dict[str, float] | None = None
 
 
 class Provider(abc.ABC):
