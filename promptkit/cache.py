@@ -103,6 +103,8 @@ class ResponseCache:
             "cost": completion.cost,
             "finish_reason": completion.finish_reason,
         }
+        if completion.label_probs is not None:  # hf/ likelihood scoring
+            data["label_probs"] = completion.label_probs
         now = time.time()
         if not self._pending:
             self._oldest_pending = now

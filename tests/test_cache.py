@@ -67,6 +67,14 @@ def test_a_hit_keeps_latency_and_cost_and_is_marked(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_a_hit_keeps_label_probabilities(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    scored = Completion("positive", 12, 0, label_probs={"positive": 0.7, "negative": 0.3})
+    cache.put(cache_key(BASE), BASE.model, scored)
+    assert cache.get(cache_key(BASE)) == replace(scored, cached=True)
+    cache.close()
+
+
 WRITER = textwrap.dedent(
     """
     import sys
