@@ -269,7 +269,7 @@ def decide(inputs: AdviceInputs) -> Advice:
         variants=rows,
         curve=curve,
         stop_paying_after=_stop_paying_after(group),
-        curve_note=_curve_note(group, inputs.volume),
+        curve_note=_curve_note(group, inputs.volume, focus.figures, bool(curve)),
         finetune=finetune,
         notes=notes,
     )
@@ -360,9 +360,14 @@ def _stop_paying_after(group: Sequence[StepAdvice]) -> float | None:
     return paying[-1].step.k_to if paying else ordered[0].step.k_from
 
 
-def _curve_note(group: Sequence[StepAdvice], volume: float | None) -> str:
+def _curve_note(
+    group: Sequence[StepAdvice], volume: float | None, focus: VariantFigures, others: bool
+) -> str:
     if not group:
-        return "no shots sweep for this prompt and model: run several k to see the curve"
+        where = f"{focus.prompt} on {focus.model}"
+        if others:
+            return f"{where} ran at one shot count, so the curve above is other prompts'"
+        return f"no shots sweep for {where}: run several k to see the curve"
     ordered = sorted(group, key=lambda s: s.step.k_from)
     where = f"{ordered[0].step.prompt} on {ordered[0].step.model}"
     after = _stop_paying_after(ordered)
