@@ -149,8 +149,9 @@ def find_variant(frame: pd.DataFrame, name: str) -> str:
     if len(matches) == 1:
         return matches[0]
     what = "no variant" if not matches else f"{len(matches)} variants"
+    verb = "matches" if not matches else "match"
     raise BadInput(
-        f"{what} of run {frame.attrs.get('run_id', '?')} match {name!r}",
+        f"{what} of run {frame.attrs.get('run_id', '?')} {verb} {name!r}",
         hint="give one of: " + "; ".join(matches or variants),
     )
 

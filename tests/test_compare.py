@@ -120,5 +120,5 @@ def test_compare_bad_input_is_one_line(cli: Any, run_id: str) -> None:
     code, _, err = cli("compare", run_id, "--metric", "nope")
     assert code == 2 and "no metric 'nope'" in err and "label_accuracy" in err
     code, _, err = cli("compare", run_id, "--b", "cls@v7")
-    assert code == 2 and "no variant" in err
+    assert code == 2 and "no variant of run" in err and "matches 'cls@v7'" in err
     assert len(err.strip().splitlines()) == 1
