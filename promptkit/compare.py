@@ -176,6 +176,11 @@ def plan_pairs(
             raise BadInput("the run has no rows", hint="run 'promptkit eval' first")
         baseline = find_variant(frame_a, a) if a else variants[0]
         others = [find_variant(frame_a, b)] if b else [v for v in variants if v != baseline]
+        if others == [baseline] and len(variants) > 1:
+            raise BadInput(
+                f"nothing to compare: --a and --b both name {baseline!r}",
+                hint="give --b a part of another variant's id: " + "; ".join(variants),
+            )
         if not others or others == [baseline]:
             raise BadInput(
                 "nothing to compare: one variant only",
