@@ -149,8 +149,9 @@ def find_variant(frame: pd.DataFrame, name: str) -> str:
     if len(matches) == 1:
         return matches[0]
     what = "no variant" if not matches else f"{len(matches)} variants"
+    verb = "matches" if not matches else "match"
     raise BadInput(
-        f"{what} of run {frame.attrs.get('run_id', '?')} match {name!r}",
+        f"{what} of run {frame.attrs.get('run_id', '?')} {verb} {name!r}",
         hint="give one of: " + "; ".join(matches or variants),
     )
 
@@ -175,6 +176,11 @@ def plan_pairs(
             raise BadInput("the run has no rows", hint="run 'promptkit eval' first")
         baseline = find_variant(frame_a, a) if a else variants[0]
         others = [find_variant(frame_a, b)] if b else [v for v in variants if v != baseline]
+        if others == [baseline] and len(variants) > 1:
+            raise BadInput(
+                f"nothing to compare: --a and --b both name {baseline!r}",
+                hint="give --b a part of another variant's id: " + "; ".join(variants),
+            )
         if not others or others == [baseline]:
             raise BadInput(
                 "nothing to compare: one variant only",

@@ -454,6 +454,12 @@ def check_finetune(
     if not path.is_file():
         raise DatasetError("file not found", path=path, hint="check the path")
     rows, lines, unreadable = _read_jsonl(path)
+    if not rows and not unreadable:
+        raise DatasetError(
+            "no examples: the file is empty",
+            path=path,
+            hint="write one JSON object per line, e.g. with 'promptkit export finetune'",
+        )
     fmt = fmt or _detect_format(rows)
     return _report(
         path,

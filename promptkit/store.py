@@ -222,8 +222,8 @@ class RunStore:
             return runs[-1]
         matches = [p for p in runs if p.name == run or p.name.startswith(str(run))]
         if len(matches) != 1:
-            what = "no run" if not matches else "several runs"
-            raise BadInput(f"{what} match {run!r}", path=self.root, hint="give a full run id")
+            what = "no run matches" if not matches else "several runs match"
+            raise BadInput(f"{what} {run!r}", path=self.root, hint="give a full run id")
         return matches[0]
 
 

@@ -245,6 +245,10 @@ class _Builder:
         try:
             return tuple(library.get(str(ref)) for ref in refs)
         except BadInput as exc:
+            if exc.path is not None and Path(exc.path).is_dir():
+                # an unknown family or version: the fix is the reference in this suite
+                exc.message = f"{exc.message} in {exc.path}"
+                exc.path = None
             raise self._with_key("prompts", exc) from None
 
     def _models(self) -> tuple[ModelSpec, ...]:

@@ -297,7 +297,7 @@ def test_advise_bad_input_is_one_line(cli: Any, run: str) -> None:
     assert code == 2
     assert "the run has no metric 'nope' (choose one of: label_accuracy" in err
     code, _, err = cli("advise", "no-such-run")
-    assert code == 2 and "no run match 'no-such-run'" in err
+    assert code == 2 and "no run matches 'no-such-run'" in err
 
 
 def test_runs_written_by_hand_are_read(tmp_path: Path) -> None:

@@ -137,7 +137,8 @@ def test_suite_problems_are_found_without_calling_a_model(
     assert lines[-1] == "check failed: 5 problem(s) in 2 prompt files and 6 suites"
     joined = "\n".join(lines)
     assert "evals/scorer.yaml:14: unknown scorer 'acuracy'" in joined
-    assert "prompts/cls: unknown version cls@v7 (available: cls@v1, cls@v2) [suite " in joined
+    assert "evals/ref.yaml:" in joined and "unknown version cls@v7 in " in joined
+    assert "prompts/cls (available: cls@v1, cls@v2)" in joined
     assert "evals/gate.yaml:16: gate 'min' names unknown metric 'acc'" in joined
     assert "datasets/missing.jsonl: dataset file not found" in joined
     assert "prompts/cls/v2.jinja:6: undefined variable" in joined

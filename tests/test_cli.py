@@ -84,7 +84,7 @@ def _one_line_error(err: str) -> str:
     [
         (
             lambda root: BASE.replace("prompts: [cls@v1, cls@v2, plain]", "prompts: [cls@v9]"),
-            "unknown version cls@v9 (available: cls@v1, cls@v2)",
+            "prompts/cls (available: cls@v1, cls@v2)",
         ),
         (lambda root: BASE + "colour: red\n", "unknown key 'colour'"),
         (
@@ -108,6 +108,24 @@ def test_bad_input_exits_2_with_one_line(
     code, _, err = cli("eval", str(suite), "--quiet")
     assert code == 2
     assert expected in _one_line_error(err)
+
+
+def test_unknown_prompt_reference_names_the_suite_line(cli: Any, tmp_path: Path) -> None:
+    suite = make_project(tmp_path, BASE.replace("[cls@v1, cls@v2, plain]", "[cls@v1, clss]"))
+    code, _, err = cli("eval", str(suite), "--quiet")
+    assert code == 2
+    line = _one_line_error(err)
+    assert line.startswith(f"promptkit: error: {suite}:5: unknown prompt family 'clss' in ")
+    assert line.endswith("(known families: cls, plain)")
+
+
+def test_unknown_litellm_prefix_lists_promptkit_prefixes(cli: Any, tmp_path: Path) -> None:
+    suite = make_project(tmp_path, BASE)
+    code, _, err = cli("eval", str(suite), "--model", "nosuchprovider/m", "--quiet")
+    assert code == 2
+    assert _one_line_error(err).endswith(
+        "(use hf/, local/, mock/, oai/ or a litellm provider such as openai/, anthropic/, ollama/)"
+    )
 
 
 def test_invalid_dataset_line_is_named(cli: Any, tmp_path: Path) -> None:

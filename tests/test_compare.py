@@ -119,6 +119,13 @@ def test_model_text_prints_literally_not_as_markup(cli: Any, tmp_path: Path) -> 
 def test_compare_bad_input_is_one_line(cli: Any, run_id: str) -> None:
     code, _, err = cli("compare", run_id, "--metric", "nope")
     assert code == 2 and "no metric 'nope'" in err and "label_accuracy" in err
+    code, _, err = cli(
+        "compare", run_id, "--a", "cls@v2 | mock/cmp2 | k=0", "--b", "v2 | mock/cmp2 | k=0"
+    )
+    assert (
+        code == 2 and "nothing to compare: --a and --b both name 'cls@v2 | mock/cmp2 | k=0'" in err
+    )
+    assert len(err.strip().splitlines()) == 1
     code, _, err = cli("compare", run_id, "--b", "cls@v7")
-    assert code == 2 and "no variant" in err
+    assert code == 2 and "no variant of run" in err and "matches 'cls@v7'" in err
     assert len(err.strip().splitlines()) == 1

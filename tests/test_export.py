@@ -257,3 +257,14 @@ def test_cli_export_and_check(cli: Any, tmp_path: Path) -> None:
     ]
     code, _, err = cli("export", "finetune", str(suite), "-o", str(out))
     assert code == 2 and "needs SUITE, --prompt" in err
+
+
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_check_refuses_a_file_without_examples(cli: Any, tmp_path: Path, text: str) -> None:
+    empty = write(tmp_path / "empty.jsonl", text)
+    code, out, err = cli("export", "finetune", "--check", str(empty))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"promptkit: error: {empty}: no examples: the file is empty "
+        "(write one JSON object per line, e.g. with 'promptkit export finetune')"
+    ]

@@ -77,6 +77,6 @@ def test_show_reprints_summary_comparison_and_gate(
 def test_show_unknown_run_exits_2(cli: Any, tmp_path: Path) -> None:
     code, _, err = cli("show", "nosuchrun")
     assert code == 2
-    assert "no run match 'nosuchrun'" in err
+    assert "no run matches 'nosuchrun'" in err
     code, out, _ = cli("runs")
     assert code == 0 and "no runs under" in out

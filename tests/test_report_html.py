@@ -227,7 +227,8 @@ def test_paired_differences_against_a_chosen_baseline(run_folder: Path) -> None:
 def test_unknown_baseline_names_the_variants(run_folder: Path, cli: Any) -> None:
     code, _, err = cli("report", str(run_folder), "--baseline", "cls@v9")
     assert code == 2
-    assert "no variant of run" in err and "cls@v1 | mock/hostile | k=0" in err
+    assert "no variant of run" in err and "matches baseline 'cls@v9'" in err
+    assert "cls@v1 | mock/hostile | k=0" in err
 
 
 def test_row_table_data(run_folder: Path) -> None:

@@ -18,6 +18,7 @@ from promptkit.providers.base import (
     Completion,
     Provider,
     Request,
+    provider_prefixes,
     register_provider,
     split_model_name,
 )
@@ -53,7 +54,8 @@ class LitellmProvider(Provider):
         if prefix not in known:
             raise ProviderConfigError(
                 f"unknown provider prefix {prefix!r} in {model!r}",
-                hint="use local/, mock/ or a litellm provider such as openai/, anthropic/, ollama/",
+                hint=f"use {', '.join(p + '/' for p in provider_prefixes())} "
+                "or a litellm provider such as openai/, anthropic/, ollama/",
             )
         self.api_base = options.get("api_base")
         self.api_key = options.get("api_key_env") and os.environ.get(options["api_key_env"])

@@ -166,8 +166,9 @@ def _reference(
         matches = [v for v in ids if v == baseline] or [v for v in ids if baseline in v]
         if len(matches) != 1:
             what = "no variant" if not matches else "several variants"
+            verb = "matches" if not matches else "match"
             raise BadInput(
-                f"{what} of run {folder.name} match baseline {baseline!r}",
+                f"{what} of run {folder.name} {verb} baseline {baseline!r}",
                 hint=f"give one of: {'; '.join(ids)}",
             )
         return matches[0], True
