@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 from promptkit.compare import variant_scores
 from promptkit.datasets import Dataset, load_dataset
 from promptkit.errors import BadInput
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.shots import ShotSelector, ShotSettings
 from promptkit.stats import Estimate, PairedDifference, mean_interval, paired_difference
-from promptkit.store import DEFAULT_ROOT, RunStore, load_run
+from promptkit.store import RunStore, load_run
 
 if TYPE_CHECKING:
     import pandas as pd
