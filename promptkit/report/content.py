@@ -71,8 +71,7 @@ class VariantView:
 
     @property
     def cost_per_call(self) -> float | None:
-        calls = self.summary.cases - self.summary.errors
-        return None if self.summary.cost is None or not calls else self.summary.cost / calls
+        return self.summary.cost_per_call
 
 
 @dataclass
