@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING, Any
 from promptkit.compare import variant_scores
 from promptkit.datasets import Dataset, load_dataset
 from promptkit.errors import BadInput
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.shots import ShotSelector, ShotSettings
 from promptkit.stats import Estimate, PairedDifference, mean_interval, paired_difference
-from promptkit.store import DEFAULT_ROOT, RunStore, load_run
+from promptkit.store import RunStore, load_run
+from promptkit.summary import column_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -756,15 +758,9 @@ def _figures(frame: pd.DataFrame, ok: pd.DataFrame, variant: str, metric: str) -
         model=str(rows["model"].iloc[0]),
         shots=used,
         score=mean_interval(scores.tolist()),
-        prompt_tokens=_mean(good, "prompt_tokens"),
-        completion_tokens=_mean(good, "completion_tokens"),
+        prompt_tokens=column_mean(good, "prompt_tokens"),
+        completion_tokens=column_mean(good, "completion_tokens"),
     )
-
-
-def _mean(frame: pd.DataFrame, column: str) -> float:
-    if column not in frame or frame.empty:
-        return 0.0
-    return float(frame[column].fillna(0).mean())
 
 
 def _steps(frame: pd.DataFrame, variants: Sequence[VariantFigures], metric: str) -> list[ShotStep]:

@@ -9,10 +9,10 @@ from typing import Any
 from promptkit.datasets import Row
 from promptkit.errors import BadInput
 from promptkit.estimate import DryRun, dry_run
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.plan import Planner
 from promptkit.prompts import Message, PromptLibrary
 from promptkit.runner import ProgressCallback, RunResult, run_suite
-from promptkit.store import DEFAULT_ROOT
 from promptkit.suite import Suite, Variant, load_suite
 
 __all__ = ["estimate", "evaluate", "render_prompt"]

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 from promptkit.compare import Comparison, compare_variants
 from promptkit.errors import BadInput
 from promptkit.gitrefs import GitTree, repo_root
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.prompts import Prompt, parse_ref
-from promptkit.store import DEFAULT_ROOT, RunStore, load_run
+from promptkit.store import RunStore, load_run
 from promptkit.suite import Suite, Variant
 from promptkit.summary import VariantSummary, summarize
 

@@ -23,11 +23,11 @@ from typing import Any
 
 from promptkit.cache import ResponseCache, cache_key
 from promptkit.errors import ProviderError
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.pricing import Budget, PriceBook
 from promptkit.providers import Completion, Provider, Request, get_provider
 from promptkit.ratelimit import RateLimiter
 from promptkit.retry import RetryPolicy, with_retries
-from promptkit.store import DEFAULT_ROOT
 from promptkit.suite import ModelSpec, Suite
 
 __all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]

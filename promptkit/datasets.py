@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from promptkit.errors import DatasetError
+from promptkit.errors import DatasetError, yaml_problem
 
 __all__ = ["Dataset", "Row", "load_dataset", "row_hash"]
 
@@ -122,11 +122,11 @@ def _read_yaml(text: str, path: Path) -> list[tuple[int | None, Any]]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        problem, line = yaml_problem(exc)
         raise DatasetError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            f"invalid YAML: {problem}",
             path=path,
-            line=mark.line + 1 if mark is not None else None,
+            line=line,
             hint="the file must be a YAML list of mappings",
         ) from None
     if not isinstance(data, list):

@@ -25,6 +25,7 @@ __all__ = [
     "ProviderConfigError",
     "ProviderError",
     "SuiteError",
+    "yaml_problem",
 ]
 
 
@@ -96,3 +97,12 @@ class ProviderError(PromptkitError):
 
 class GateFailed(PromptkitError):
     exit_code = 1
+
+
+def yaml_problem(exc: Exception, *, first_line: int = 1) -> tuple[str, int | None]:
+    """What PyYAML found wrong, and on which line of the file (None when it does not say).
+
+    ``first_line`` is the file line the parsed text starts on (front matter: 2).
+    """
+    mark = getattr(exc, "problem_mark", None)
+    return str(getattr(exc, "problem", exc)), mark.line + first_line if mark is not None else None

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.caller import Caller, RunOptions, with_api_base
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.plan import Planner, estimate_tokens
 from promptkit.pricing import Budget, PriceBook
 from promptkit.providers import Request
-from promptkit.store import DEFAULT_ROOT
 from promptkit.suite import Suite
 
 __all__ = ["DryRun", "dry_run"]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptkit.store import DEFAULT_ROOT, RunStore
+from promptkit.paths import DEFAULT_ROOT
+from promptkit.store import RunStore
 
 __all__ = ["RunRecord", "list_runs", "run_record"]
 

@@ -26,7 +26,7 @@ from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.sandbox import SandboxedEnvironment
 
-from promptkit.errors import PromptError
+from promptkit.errors import PromptError, yaml_problem
 
 __all__ = [
     "ROLES",
@@ -259,10 +259,9 @@ def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
     try:
         data = yaml.safe_load("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else None
+        problem, line = yaml_problem(exc, first_line=2)
         raise PromptError(
-            f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}",
+            f"front matter is not valid YAML: {problem}",
             path=path,
             line=line,
             hint="fix the YAML between the '---' lines",

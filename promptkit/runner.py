@@ -21,11 +21,12 @@ from typing import Any
 from promptkit.caller import Caller, RunOptions, with_api_base
 from promptkit.errors import BadInput, ProviderError
 from promptkit.parsers import Parser, make_parser
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.plan import CasePlan, Planner
 from promptkit.pricing import Budget, BudgetReached, PriceBook
 from promptkit.providers import Completion, Request
 from promptkit.scorers import Case
-from promptkit.store import DEFAULT_ROOT, RunStore, RunWriter, finished_cases, summary_frame
+from promptkit.store import RunStore, RunWriter, finished_cases, summary_frame
 from promptkit.suite import Suite
 from promptkit.summary import VariantSummary, summarize
 

@@ -61,23 +61,13 @@ def mean_interval(values: Sequence[float], *, confidence: float = 0.95, seed: in
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0, "none")
     mean = float(data.mean())
-    if np.all((data == 0.0) | (data == 1.0)):
+    if _is_binary(data):
         low, high = wilson_interval(int(data.sum()), n, confidence)
         return Estimate(mean, low, high, n, "wilson")
     if n == 1 or np.all(data == data[0]):
         return Estimate(mean, mean, mean, n, "degenerate")
-    from scipy.stats import bootstrap
-
-    result = bootstrap(
-        (data,),
-        np.mean,
-        confidence_level=confidence,
-        n_resamples=2000,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    ci = result.confidence_interval
-    return Estimate(mean, float(ci.low), float(ci.high), n, "bootstrap")
+    low, high = _bootstrap_interval(data, confidence, seed)
+    return Estimate(mean, low, high, n, "bootstrap")
 
 
 def cluster_interval(
@@ -214,13 +204,14 @@ def paired_difference(
     )
 
 
-def _bootstrap_interval(diff: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
-    if diff.size < 2 or np.all(diff == diff[0]):
-        return float(diff.mean()), float(diff.mean())
+def _bootstrap_interval(data: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean; a point when every value is the same."""
+    if data.size < 2 or np.all(data == data[0]):
+        return float(data.mean()), float(data.mean())
     from scipy.stats import bootstrap
 
     result = bootstrap(
-        (diff,),
+        (data,),
         np.mean,
         confidence_level=confidence,
         n_resamples=2000,

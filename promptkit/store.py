@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import BadInput
+from promptkit.paths import DEFAULT_ROOT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,6 @@ __all__ = [
     "summary_frame",
 ]
 
-DEFAULT_ROOT = Path(".promptkit") / "runs"
 _VERSIONED_PACKAGES = (
     "promptkit",
     "jinja2",

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from promptkit.datasets import Dataset, load_dataset
-from promptkit.errors import BadInput, PromptkitError, SuiteError
+from promptkit.errors import BadInput, PromptkitError, SuiteError, yaml_problem
 from promptkit.prompts import Prompt, PromptLibrary
 from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
 from promptkit.shots import ShotSettings
@@ -129,11 +129,11 @@ def _read_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         data = yaml.safe_load(text)
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        problem, line = yaml_problem(exc)
         raise SuiteError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            f"invalid YAML: {problem}",
             path=path,
-            line=mark.line + 1 if mark is not None else None,
+            line=line,
             hint="fix the YAML syntax",
         ) from None
     if not isinstance(data, dict):

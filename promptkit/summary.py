@@ -33,6 +33,7 @@ __all__ = [
     "VariantSummary",
     "best_variant",
     "classification_report",
+    "column_mean",
     "shots_sweep",
     "summarize",
 ]
@@ -127,16 +128,16 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 cases=len(group),
                 errors=len(group) - len(ok),
                 scores={m: _metric(ok, m) for m in metrics},
-                prompt_tokens=_mean(ok, "prompt_tokens"),
-                completion_tokens=_mean(ok, "completion_tokens"),
-                latency_s=_mean(ok, "latency_s"),
+                prompt_tokens=column_mean(ok, "prompt_tokens"),
+                completion_tokens=column_mean(ok, "completion_tokens"),
+                latency_s=column_mean(ok, "latency_s"),
                 cost=_total_cost(ok),
                 cache_hits=int(ok["cached"].fillna(False).astype(bool).sum())
                 if "cached" in ok
                 else 0,
                 repeats=repeats,
                 repeat_scores=_repeat_scores(ok, metrics) if repeats > 1 else {},
-                scorer_tokens=_mean(ok, "scorer_tokens"),
+                scorer_tokens=column_mean(ok, "scorer_tokens"),
                 scorer_cost=_total(ok, "scorer_cost"),
                 judges=_judges(ok, metrics),
                 classification=_classification(ok) if "label_accuracy" in metrics else None,
@@ -316,7 +317,8 @@ def shots_sweep(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> 
     ]
 
 
-def _mean(frame: pd.DataFrame, column: str) -> float:
+def column_mean(frame: pd.DataFrame, column: str) -> float:
+    """The mean of a journal column, missing values as 0; 0 for no rows or no column."""
     if column not in frame or frame.empty:
         return 0.0
     return float(frame[column].fillna(0).mean())

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from promptkit.estimate import DryRun
     from promptkit.runner import Progress, RunResult
+    from promptkit.suite import Suite
     from promptkit.summary import VariantSummary
 
 _LATEST = "latest"
@@ -96,22 +97,10 @@ def command(
 
         click.echo(_dry_run_report(estimate(run.suite, **options)))
         return 0
-    from promptkit.api import evaluate
-
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
-    display = _progress_display(console, quiet)
-    try:
-        with display as on_progress:
-            result = evaluate(run.suite, on_progress=on_progress, **options)
-    except KeyboardInterrupt:
-        if display.run_id:
-            click.echo(
-                f"promptkit: resume with: promptkit eval {suite} --resume {display.run_id}",
-                err=True,
-            )
-        raise
+    result = _evaluate(suite, run.suite, options, console, quiet)
     _report(console, result, per_class)
     run.report(result, console)
     if html:
@@ -127,6 +116,25 @@ def command(
         return 3
     run.enforce()
     return 0
+
+
+def _evaluate(
+    suite_path: str, suite: Suite, options: dict[str, Any], console: Console, quiet: bool
+) -> RunResult:
+    """Run the suite behind a progress display; on Ctrl-C, say how to resume it."""
+    from promptkit.api import evaluate
+
+    display = _progress_display(console, quiet)
+    try:
+        with display as on_progress:
+            return evaluate(suite, on_progress=on_progress, **options)
+    except KeyboardInterrupt:
+        if display.run_id:
+            click.echo(
+                f"promptkit: resume with: promptkit eval {suite_path} --resume {display.run_id}",
+                err=True,
+            )
+        raise
 
 
 def _run_options(

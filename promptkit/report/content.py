@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from promptkit.baseline import BaselineLink, PairResult, load_outcome
 from promptkit.compare import Comparison, compare_variants
 from promptkit.errors import BadInput, PromptkitError
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.prompts import Prompt, parse_ref
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
 from promptkit.stats import holm
-from promptkit.store import DEFAULT_ROOT, RunStore, load_run, read_journal
+from promptkit.store import RunStore, load_run, read_journal
 from promptkit.summary import VariantSummary, best_variant, summarize
 
 if TYPE_CHECKING:
@@ -70,8 +71,7 @@ class VariantView:
 
     @property
     def cost_per_call(self) -> float | None:
-        calls = self.summary.cases - self.summary.errors
-        return None if self.summary.cost is None or not calls else self.summary.cost / calls
+        return self.summary.cost_per_call
 
 
 @dataclass

@@ -24,10 +24,10 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
+from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
 from promptkit.report import plots, prompt_views
 from promptkit.stats import Estimate
-from promptkit.store import DEFAULT_ROOT
 
 __all__ = ["html_report", "write_html_report"]
 
