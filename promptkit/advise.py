@@ -35,6 +35,7 @@ from promptkit.compare import variant_scores
 from promptkit.datasets import Dataset, load_dataset
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.pricing import FREE_PREFIXES, litellm_price_map
 from promptkit.shots import ShotSelector, ShotSettings
 from promptkit.stats import Estimate, PairedDifference, mean_interval, paired_difference
 from promptkit.store import RunStore, load_run
@@ -810,14 +811,13 @@ def _dataset(base: Path, spec: Any) -> Dataset:
 
 # -- prices -----------------------------------------------------------------------------
 
-_FREE_PREFIXES = ("local", "mock")
 _DATED = r"(-\d{4}-\d{2}-\d{2})?"
 
 
 def _free(model: str) -> Prices | None:
     prefix = model.partition("/")[0]
-    if prefix in _FREE_PREFIXES:
-        kind = "runs in process" if prefix == "local" else "is scripted"
+    if prefix in FREE_PREFIXES:
+        kind = "is scripted" if prefix == "mock" else "runs in process"
         return Prices(0.0, 0.0, f"{model} {kind}: 0 per call")
     return None
 
@@ -835,9 +835,7 @@ def model_prices(model: str) -> Prices:
     free = _free(model)
     if free:
         return free
-    from promptkit.providers.litellm_provider import import_litellm
-
-    table: Mapping[str, Mapping[str, Any]] = import_litellm().model_cost
+    table = litellm_price_map()
     for name in _bare(model):
         entry = table.get(name)
         if entry and "input_cost_per_token" in entry:
@@ -856,9 +854,7 @@ def finetuned_prices(model: str) -> Prices:
     free = _free(model)
     if free:
         return free
-    from promptkit.providers.litellm_provider import import_litellm
-
-    table: Mapping[str, Mapping[str, Any]] = import_litellm().model_cost
+    table = litellm_price_map()
     for name in _bare(model):
         pattern = re.compile(rf"^ft:{re.escape(name)}{_DATED}$")
         keys = sorted(k for k in table if pattern.match(k))

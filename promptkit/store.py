@@ -209,7 +209,10 @@ class RunStore:
     def runs(self) -> list[Path]:
         if not self.root.is_dir():
             return []
-        return sorted(p for p in self.root.iterdir() if (p / "meta.json").is_file())
+        runs = [p for p in self.root.iterdir() if (p / "meta.json").is_file()]
+        # Ids start with the second they were made; within one second, the order
+        # they were made in (meta.json is written first), not their random suffix.
+        return sorted(runs, key=lambda p: (p.name[:15], (p / "meta.json").stat().st_mtime_ns))
 
     def find(self, run: str | Path | None = None) -> Path:
         """A run folder from an id, a path, or ``None`` for the latest run."""

@@ -80,3 +80,17 @@ def test_show_unknown_run_exits_2(cli: Any, tmp_path: Path) -> None:
     assert "no run matches 'nosuchrun'" in err
     code, out, _ = cli("runs")
     assert code == 0 and "no runs under" in out
+
+
+def test_latest_run_within_one_second_is_the_one_made_last(tmp_path: Path) -> None:
+    import os
+
+    from promptkit.store import RunStore
+
+    root = tmp_path / "runs"
+    made_first = write(root / "20240501-120000-s-ffffff" / "meta.json", "{}")
+    made_last = write(root / "20240501-120000-s-000000" / "meta.json", "{}")
+    os.utime(made_first, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(made_last, ns=(2_000_000_000, 2_000_000_000))
+    write(root / "20240501-115959-s-aaaaaa" / "meta.json", "{}")  # a second earlier
+    assert RunStore(root).find(None).name == "20240501-120000-s-000000"
