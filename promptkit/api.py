@@ -87,7 +87,9 @@ def render_prompt(
     if shots and loaded.pool is None:
         raise BadInput("the suite has no example pool", path=loaded.path, hint="add 'examples:'")
     if variables:
-        chosen = Row(chosen.id, {**chosen.data, **variables}, chosen.line)
+        # --var names template variables; the row holds dataset columns ({var: column}).
+        overrides = {loaded.inputs.get(name, name): value for name, value in variables.items()}
+        chosen = Row(chosen.id, {**chosen.data, **overrides}, chosen.line)
     messages, _ = planner.render(variant, chosen)
     return messages
 

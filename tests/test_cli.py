@@ -179,3 +179,16 @@ def test_provider_errors_exit_3(cli: Any, tmp_path: Path) -> None:
     assert "failed at the provider" in err
     code, _, _ = cli("eval", str(suite), "--quiet", "--allow-errors")
     assert code == 0
+
+
+def test_render_var_overrides_a_renamed_input(cli: Any, tmp_path: Path) -> None:
+    suite = make_project(tmp_path, BASE.replace("inputs: [text]", "inputs: {text: text}"))
+    renamed = suite.read_text().replace("inputs: {text: text}", "inputs: {text: body}")
+    rows = tmp_path / "datasets" / "rows.jsonl"
+    rows.write_text(rows.read_text().replace('"text"', '"body"'))
+    pool = tmp_path / "datasets" / "pool.jsonl"
+    pool.write_text(pool.read_text().replace('"text"', '"body"'))
+    suite.write_text(renamed)
+    code, out, err = cli("render", "cls@v1", "--suite", str(suite), "--var", "text=overridden")
+    assert code == 0, err
+    assert "overridden" in out and "row 0" not in out
