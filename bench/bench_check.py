@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from promptkit.check import check_project
-from promptkit.gitrefs import GitTree, changed_versions
+from promptkit.ci.check import check_project
+from promptkit.ci.gitrefs import GitTree, changed_versions
 
 TEMPLATE = """---
 inputs: [text]

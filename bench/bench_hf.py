@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit import Completion, Provider, Request, get_provider, load_suite
-from promptkit.plan import Planner
+from promptkit.run.plan import Planner
 
 SUITE = Path(__file__).resolve().parents[1] / "evals" / "sentiment.yaml"
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from promptkit import Case, Completion
+from promptkit.results.stats import cluster_interval, macro_f1_interval, mean_interval
 from promptkit.scorers import make_scorer
-from promptkit.stats import cluster_interval, macro_f1_interval, mean_interval
 
 WORDS = [
     *("the", "battery", "lasts", "two", "days", "and", "screen", "is", "bright"),

@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from promptkit.advise import Advice, advise_run
     from promptkit.api import estimate, evaluate, render_prompt
-    from promptkit.baseline import (
+    from promptkit.ci.baseline import (
         RunOutcome,
         load_outcome,
         run_baseline,
         save_baseline_file,
         with_git_baseline,
     )
-    from promptkit.check import CheckReport, check_project
-    from promptkit.compare import Comparison, compare_variants
-    from promptkit.datasets import Dataset, Row, load_dataset
+    from promptkit.ci.check import CheckReport, check_project
+    from promptkit.ci.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
+    from promptkit.define.datasets import Dataset, Row, load_dataset
+    from promptkit.define.parsers import Parsed, make_parser
+    from promptkit.define.prompts import Message, Prompt, PromptLibrary
     from promptkit.errors import (
         BadInput,
         DatasetError,
@@ -32,12 +34,7 @@ if TYPE_CHECKING:
         ProviderError,
         SuiteError,
     )
-    from promptkit.estimate import DryRun
     from promptkit.export import FinetuneReport, check_finetune, export_finetune
-    from promptkit.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
-    from promptkit.history import RunRecord, list_runs
-    from promptkit.parsers import Parsed, make_parser
-    from promptkit.prompts import Message, Prompt, PromptLibrary
     from promptkit.providers import (
         Completion,
         MockProvider,
@@ -50,17 +47,20 @@ if TYPE_CHECKING:
     from promptkit.report.html import html_report, write_html_report
     from promptkit.report.junit import write_junit
     from promptkit.report.markdown import render_markdown
-    from promptkit.runner import RunOptions, RunResult, run_suite, run_suite_async
-    from promptkit.scorers import Case, Score, ScorerSetup, scorer, scorer_factory
-    from promptkit.stats import Estimate, mean_interval, paired_difference
-    from promptkit.store import load_run
-    from promptkit.suite import Suite, Variant, load_suite
-    from promptkit.summary import (
+    from promptkit.results.compare import Comparison, compare_variants
+    from promptkit.results.history import RunRecord, list_runs
+    from promptkit.results.stats import Estimate, mean_interval, paired_difference
+    from promptkit.results.store import load_run
+    from promptkit.results.summary import (
         VariantSummary,
         classification_report,
         shots_sweep,
         summarize,
     )
+    from promptkit.run.estimate import DryRun
+    from promptkit.run.runner import RunOptions, RunResult, run_suite, run_suite_async
+    from promptkit.scorers import Case, Score, ScorerSetup, scorer, scorer_factory
+    from promptkit.suite import Suite, Variant, load_suite
 
 _EXPORTS = {
     "Advice": "promptkit.advise",
@@ -68,18 +68,18 @@ _EXPORTS = {
     "estimate": "promptkit.api",
     "evaluate": "promptkit.api",
     "render_prompt": "promptkit.api",
-    "RunOutcome": "promptkit.baseline",
-    "load_outcome": "promptkit.baseline",
-    "run_baseline": "promptkit.baseline",
-    "save_baseline_file": "promptkit.baseline",
-    "with_git_baseline": "promptkit.baseline",
-    "CheckReport": "promptkit.check",
-    "check_project": "promptkit.check",
-    "Comparison": "promptkit.compare",
-    "compare_variants": "promptkit.compare",
-    "Dataset": "promptkit.datasets",
-    "Row": "promptkit.datasets",
-    "load_dataset": "promptkit.datasets",
+    "RunOutcome": "promptkit.ci.baseline",
+    "load_outcome": "promptkit.ci.baseline",
+    "run_baseline": "promptkit.ci.baseline",
+    "save_baseline_file": "promptkit.ci.baseline",
+    "with_git_baseline": "promptkit.ci.baseline",
+    "CheckReport": "promptkit.ci.check",
+    "check_project": "promptkit.ci.check",
+    "Comparison": "promptkit.results.compare",
+    "compare_variants": "promptkit.results.compare",
+    "Dataset": "promptkit.define.datasets",
+    "Row": "promptkit.define.datasets",
+    "load_dataset": "promptkit.define.datasets",
     "BadInput": "promptkit.errors",
     "DatasetError": "promptkit.errors",
     "GateFailed": "promptkit.errors",
@@ -88,21 +88,21 @@ _EXPORTS = {
     "ProviderConfigError": "promptkit.errors",
     "ProviderError": "promptkit.errors",
     "SuiteError": "promptkit.errors",
-    "GateResult": "promptkit.gate",
-    "GateSpec": "promptkit.gate",
-    "gate_spec": "promptkit.gate",
-    "judge": "promptkit.gate",
-    "suite_gate": "promptkit.gate",
-    "RunRecord": "promptkit.history",
-    "list_runs": "promptkit.history",
+    "GateResult": "promptkit.ci.gate",
+    "GateSpec": "promptkit.ci.gate",
+    "gate_spec": "promptkit.ci.gate",
+    "judge": "promptkit.ci.gate",
+    "suite_gate": "promptkit.ci.gate",
+    "RunRecord": "promptkit.results.history",
+    "list_runs": "promptkit.results.history",
     "FinetuneReport": "promptkit.export",
     "check_finetune": "promptkit.export",
     "export_finetune": "promptkit.export",
-    "Parsed": "promptkit.parsers",
-    "make_parser": "promptkit.parsers",
-    "Message": "promptkit.prompts",
-    "Prompt": "promptkit.prompts",
-    "PromptLibrary": "promptkit.prompts",
+    "Parsed": "promptkit.define.parsers",
+    "make_parser": "promptkit.define.parsers",
+    "Message": "promptkit.define.prompts",
+    "Prompt": "promptkit.define.prompts",
+    "PromptLibrary": "promptkit.define.prompts",
     "html_report": "promptkit.report.html",
     "write_html_report": "promptkit.report.html",
     "Completion": "promptkit.providers",
@@ -114,27 +114,27 @@ _EXPORTS = {
     "register_provider": "promptkit.providers",
     "write_junit": "promptkit.report.junit",
     "render_markdown": "promptkit.report.markdown",
-    "DryRun": "promptkit.estimate",
-    "RunOptions": "promptkit.runner",
-    "RunResult": "promptkit.runner",
-    "run_suite": "promptkit.runner",
-    "run_suite_async": "promptkit.runner",
+    "DryRun": "promptkit.run.estimate",
+    "RunOptions": "promptkit.run.runner",
+    "RunResult": "promptkit.run.runner",
+    "run_suite": "promptkit.run.runner",
+    "run_suite_async": "promptkit.run.runner",
     "Case": "promptkit.scorers",
     "Score": "promptkit.scorers",
     "ScorerSetup": "promptkit.scorers",
     "scorer": "promptkit.scorers",
     "scorer_factory": "promptkit.scorers",
-    "Estimate": "promptkit.stats",
-    "mean_interval": "promptkit.stats",
-    "paired_difference": "promptkit.stats",
-    "load_run": "promptkit.store",
+    "Estimate": "promptkit.results.stats",
+    "mean_interval": "promptkit.results.stats",
+    "paired_difference": "promptkit.results.stats",
+    "load_run": "promptkit.results.store",
     "Suite": "promptkit.suite",
     "Variant": "promptkit.suite",
     "load_suite": "promptkit.suite",
-    "VariantSummary": "promptkit.summary",
-    "classification_report": "promptkit.summary",
-    "shots_sweep": "promptkit.summary",
-    "summarize": "promptkit.summary",
+    "VariantSummary": "promptkit.results.summary",
+    "classification_report": "promptkit.results.summary",
+    "shots_sweep": "promptkit.results.summary",
+    "summarize": "promptkit.results.summary",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptkit.datasets import Row
+from promptkit.define.datasets import Row
+from promptkit.define.prompts import Message, PromptLibrary
 from promptkit.errors import BadInput
-from promptkit.estimate import DryRun, dry_run
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.plan import Planner
-from promptkit.prompts import Message, PromptLibrary
-from promptkit.runner import ProgressCallback, RunResult, run_suite
+from promptkit.run.estimate import DryRun, dry_run
+from promptkit.run.plan import Planner
+from promptkit.run.runner import ProgressCallback, RunResult, run_suite
 from promptkit.suite import Suite, Variant, load_suite
 
 __all__ = ["estimate", "evaluate", "render_prompt"]
@@ -31,7 +31,7 @@ def evaluate(
 ) -> RunResult:
     """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists.
 
-    Further ``options`` are those of :class:`promptkit.runner.RunOptions`: ``rpm``,
+    Further ``options`` are those of :class:`promptkit.run.runner.RunOptions`: ``rpm``,
     ``timeout``, ``retries``, ``cache``, ``refresh``, ``max_cost``, ``api_base``,
     ``resume``.
     """

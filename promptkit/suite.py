@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from promptkit.datasets import Dataset, load_dataset
+from promptkit.define.datasets import Dataset, load_dataset
+from promptkit.define.prompts import Prompt, PromptLibrary
+from promptkit.define.shots import ShotSettings
 from promptkit.errors import BadInput, PromptkitError, SuiteError, yaml_problem
-from promptkit.prompts import Prompt, PromptLibrary
 from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
-from promptkit.shots import ShotSettings
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite"]
 
@@ -46,7 +46,7 @@ SUITE_KEYS = {
     "prices": "dollars per million tokens: {model: {input_per_1m, output_per_1m}}",
     "limit": "score only the first N rows",
     "prompts_dir": "folder of prompt families (default: nearest prompts/ above the suite)",
-    "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.gate)",
+    "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.ci.gate)",
 }
 SHOT_KEYS = ("k", "strategy", "seed", "token_budget")
 PRICE_KEYS = ("input_per_1m", "output_per_1m")

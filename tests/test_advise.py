@@ -22,7 +22,7 @@ from promptkit.advise import (
     finetuned_prices,
     model_prices,
 )
-from promptkit.stats import Estimate, PairedDifference
+from promptkit.results.stats import Estimate, PairedDifference
 from tests.conftest import needs_local_model, write
 from tests.test_suite import BASE, make_project
 

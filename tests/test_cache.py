@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from promptkit import Completion, Message, Request
-from promptkit.cache import ResponseCache, cache_key
+from promptkit.run.cache import ResponseCache, cache_key
 from tests.conftest import REPO
 
 BASE = Request(
@@ -79,7 +79,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from promptkit import Completion
-    from promptkit.cache import ResponseCache
+    from promptkit.run.cache import ResponseCache
     cache = ResponseCache(sys.argv[1])
     name, count = sys.argv[2], int(sys.argv[3])
     print("ready", flush=True)

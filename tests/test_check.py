@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from promptkit.check import check_project
+from promptkit.ci.check import check_project
 from tests.conftest import write
 from tests.gitrepo import BETTER, FRONT, commit_all, git, make_repo
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from promptkit import BadInput, Request, evaluate, load_run, register_mock
-from promptkit.compare import compare_many, compare_variants, find_variant, plan_pairs
-from promptkit.stats import holm
+from promptkit.results.compare import compare_many, compare_variants, find_variant, plan_pairs
+from promptkit.results.stats import holm
 from tests.test_suite import BASE, make_project
 
 V1, V2 = "cls@v1 | mock/cmp2 | k=0", "cls@v2 | mock/cmp2 | k=0"

@@ -27,7 +27,7 @@ from promptkit import (
     load_run,
     load_suite,
 )
-from promptkit.plan import Planner
+from promptkit.run.plan import Planner
 from tests.conftest import write
 
 HF_MODULES = ("torch", "transformers", "accelerate", "gguf")

@@ -85,7 +85,7 @@ def test_show_unknown_run_exits_2(cli: Any, tmp_path: Path) -> None:
 def test_latest_run_within_one_second_is_the_one_made_last(tmp_path: Path) -> None:
     import os
 
-    from promptkit.store import RunStore
+    from promptkit.results.store import RunStore
 
     root = tmp_path / "runs"
     made_first = write(root / "20240501-120000-s-ffffff" / "meta.json", "{}")

@@ -98,7 +98,7 @@ def test_numeric_scale_verdicts() -> None:
         'parser: {type: regex, pattern: "VERDICT\\\\W*([1-5])", group: 1}\n---\n'
         '{% message "user" %}{{ rubric }} {{ question }} {{ answer }} {{ reference }}{% endmessage %}\n',
     )
-    from promptkit.prompts import PromptLibrary
+    from promptkit.define.prompts import PromptLibrary
 
     setup = ScorerSetup(prompts=PromptLibrary("prompts"))
     spec = {"llm_judge": {"model": "mock/judge-four", "rubric": RUBRIC, "prompt": "judge@v2"}}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from promptkit import PromptError, PromptLibrary
-from promptkit.prompts import parse_ref
+from promptkit.define.prompts import parse_ref
 from tests.conftest import write
 
 BODY = """---

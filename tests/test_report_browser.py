@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from promptkit import load_run, write_html_report
-from promptkit.compare import compare_variants
+from promptkit.results.compare import compare_variants
 from tests.test_report_html import DISAGREE, ERRORS, FLIPPED, PWNED, hostile_run, large_run
 
 CHROMIUM = next(

@@ -27,11 +27,11 @@ from promptkit import (
     summarize,
     write_html_report,
 )
-from promptkit.compare import compare_variants
 from promptkit.report import content
 from promptkit.report.html import script_json
 from promptkit.report.prompt_views import prompt_diffs, rendered_prompts
-from promptkit.store import RunStore
+from promptkit.results.compare import compare_variants
+from promptkit.results.store import RunStore
 from tests.conftest import needs_local_model, write
 from tests.test_suite import PROMPT
 

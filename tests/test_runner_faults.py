@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit import evaluate, load_run
-from promptkit.caller import default_cache_path
+from promptkit.run.caller import default_cache_path
 from tests.fake_server import FakeServer, Faults
 from tests.test_runner_http import http_project
 

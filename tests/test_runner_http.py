@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from promptkit import evaluate, load_run
-from promptkit.cache import ResponseCache
-from promptkit.caller import default_cache_path
-from promptkit.runner import Progress
+from promptkit.run.cache import ResponseCache
+from promptkit.run.caller import default_cache_path
+from promptkit.run.runner import Progress
 from tests.conftest import write
 from tests.fake_server import FakeServer, Faults
 
@@ -141,8 +141,8 @@ def test_concurrency_bounds_requests_in_flight(tmp_path: Path) -> None:
 
 def test_rpm_and_concurrency_settings_reach_each_model(tmp_path: Path) -> None:
     from promptkit import load_suite
-    from promptkit.caller import Caller, RunOptions
-    from promptkit.pricing import Budget
+    from promptkit.run.caller import Caller, RunOptions
+    from promptkit.run.pricing import Budget
 
     suite = load_suite(
         http_project(tmp_path, "http://unused/v1", extra="rpm: 30\nconcurrency: 7\n")

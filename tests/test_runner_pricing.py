@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptkit import SuiteError, load_suite
-from promptkit.pricing import PriceBook, litellm_price_map
+from promptkit.run.pricing import PriceBook, litellm_price_map
 from tests.test_suite import BASE, make_project
 
 
@@ -24,7 +24,7 @@ def test_litellm_map_prices_the_lean_path_without_importing_litellm() -> None:
     expected = 1000 * entry["input_cost_per_token"] + 50 * entry["output_cost_per_token"]
     assert PriceBook().cost("oai/gpt-4o-mini", 1000, 50, reported=None) == pytest.approx(expected)
     code = (
-        "import sys; from promptkit.pricing import PriceBook\n"
+        "import sys; from promptkit.run.pricing import PriceBook\n"
         "assert PriceBook().price('oai/gpt-4o-mini') is not None\n"
         "print('litellm' in sys.modules)"
     )

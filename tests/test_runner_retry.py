@@ -11,8 +11,8 @@ import pytest
 
 from promptkit import ProviderError
 from promptkit.providers.http import parse_retry_after, status_error
-from promptkit.ratelimit import RateLimiter
-from promptkit.retry import RetryPolicy, with_retries
+from promptkit.run.ratelimit import RateLimiter
+from promptkit.run.retry import RetryPolicy, with_retries
 
 
 def policy(**kwargs: float) -> RetryPolicy:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.datasets import Dataset, Row
-from promptkit.shots import ShotSelector, ShotSettings
+from promptkit.define.datasets import Dataset, Row
+from promptkit.define.shots import ShotSelector, ShotSettings
 
 
 def dataset(rows: list[dict[str, str]]) -> Dataset:

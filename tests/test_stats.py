@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from promptkit import evaluate, load_run, register_mock
-from promptkit.compare import compare_variants
-from promptkit.stats import (
+from promptkit.results.compare import compare_variants
+from promptkit.results.stats import (
     cluster_interval,
     holm,
     macro_f1_interval,
@@ -166,7 +166,7 @@ def test_macro_f1_matches_a_hand_computed_table() -> None:
 def test_wilson_closed_form_matches_scipy(k: int, n: int) -> None:
     from scipy.stats import binomtest
 
-    from promptkit.stats import wilson_interval
+    from promptkit.results.stats import wilson_interval
 
     expected = binomtest(k, n).proportion_ci(0.95, method="wilson")
     low, high = wilson_interval(k, n)

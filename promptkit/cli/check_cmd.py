@@ -34,7 +34,7 @@ def command(
     Exit codes: 0 clean, 1 problems found (listed with the fix), 2 bad input
     (e.g. an unknown --against ref).
     """
-    from promptkit.check import check_project
+    from promptkit.ci.check import check_project
     from promptkit.errors import BadInput
 
     paths = list(suites) or sorted(str(p) for p in _default_suites())

@@ -19,9 +19,9 @@ from promptkit.errors import BadInput
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from promptkit.baseline import BaselineLink
-    from promptkit.gate import GateResult, GateSpec
-    from promptkit.runner import RunResult
+    from promptkit.ci.baseline import BaselineLink
+    from promptkit.ci.gate import GateResult, GateSpec
+    from promptkit.run.runner import RunResult
     from promptkit.suite import Suite
 
 __all__ = ["CI_FLAGS", "CiRun", "ci_options", "split_ci_flags"]
@@ -120,8 +120,8 @@ class CiRun:
         cls, suite_path: str, *, models: Sequence[str], prompts: Sequence[str], **flags: Any
     ) -> CiRun:
         """Load the suite, apply --model/--prompt, read the gate rules, add the baseline."""
-        from promptkit.baseline import run_baseline, with_git_baseline
-        from promptkit.gate import gate_spec, suite_gate
+        from promptkit.ci.baseline import run_baseline, with_git_baseline
+        from promptkit.ci.gate import gate_spec, suite_gate
         from promptkit.suite import load_suite
 
         suite = load_suite(suite_path)
@@ -149,8 +149,8 @@ class CiRun:
 
     def report(self, result: RunResult, console: Console) -> None:
         """Compare with the baseline, judge the gate, print both, write the CI files."""
-        from promptkit.baseline import load_outcome, save_baseline_file
-        from promptkit.gate import judge, save_gate_result
+        from promptkit.ci.baseline import load_outcome, save_baseline_file
+        from promptkit.ci.gate import judge, save_gate_result
         from promptkit.report.gate_terminal import baseline_table, gate_table
         from promptkit.report.junit import write_junit
         from promptkit.report.markdown import render_markdown

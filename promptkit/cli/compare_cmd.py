@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
-    from promptkit.compare import Comparison
+    from promptkit.results.compare import Comparison
 
 
 @click.command("compare")
@@ -39,8 +39,8 @@ def command(
     with the same variant of the second run. p-values are Holm-adjusted across all
     the comparisons printed.
     """
-    from promptkit.compare import compare_many, plan_pairs
-    from promptkit.store import load_run
+    from promptkit.results.compare import compare_many, plan_pairs
+    from promptkit.results.store import load_run
 
     frame_a = load_run(run)
     frame_b = load_run(run_b) if run_b else None
@@ -56,8 +56,8 @@ def command(
 
 
 def _metrics(frame_a: pd.DataFrame, frame_b: pd.DataFrame, wanted: tuple[str, ...]) -> list[str]:
-    from promptkit.compare import run_metrics
     from promptkit.errors import BadInput
+    from promptkit.results.compare import run_metrics
 
     available = run_metrics(frame_a, frame_b)
     unknown = [m for m in wanted if m not in available]
@@ -78,8 +78,8 @@ def _print(
 ) -> None:
     from rich.console import Console
 
-    from promptkit.compare import flipped_rows
     from promptkit.report.terminal import comparison_table, flipped_table
+    from promptkit.results.compare import flipped_rows
 
     console = Console() if _is_terminal() else Console(width=200)
     for comparison in comparisons:

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
-    from promptkit.estimate import DryRun
-    from promptkit.runner import Progress, RunResult
+    from promptkit.results.summary import VariantSummary
+    from promptkit.run.estimate import DryRun
+    from promptkit.run.runner import Progress, RunResult
     from promptkit.suite import Suite
-    from promptkit.summary import VariantSummary
 
 _LATEST = "latest"
 _POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -169,7 +169,7 @@ def _print_summaries(
 ) -> None:
     """The summary table, then the judge, shots-sweep and per-class tables where they apply."""
     from promptkit.report import terminal
-    from promptkit.summary import shots_sweep
+    from promptkit.results.summary import shots_sweep
 
     metrics = list(summaries[0].scores) if summaries else []
     console.print(terminal.summary_table(summaries, metrics))

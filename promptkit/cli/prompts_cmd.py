@@ -14,7 +14,7 @@ def command(prompts_dir: str) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from promptkit.prompts import PromptLibrary
+    from promptkit.define.prompts import PromptLibrary
 
     library = PromptLibrary(prompts_dir)
     table = Table("prompt", "hash", "inputs", "parser", "description")

@@ -15,7 +15,7 @@ import click
 def command(root: str, last: int | None, as_json: bool) -> int:
     """List stored runs: id, date, git commit (dirty: uncommitted changes), suite,
     variants, cases, errors and the best score of each metric."""
-    from promptkit.history import list_runs
+    from promptkit.results.history import list_runs
 
     records = list_runs(root)
     if last:

@@ -26,8 +26,8 @@ def command(
     """Reprint RUN (an id, a unique prefix or a folder; default: the latest run)."""
     from rich.console import Console
 
-    from promptkit.baseline import load_outcome, save_baseline_file
-    from promptkit.gate import load_gate_result
+    from promptkit.ci.baseline import load_outcome, save_baseline_file
+    from promptkit.ci.gate import load_gate_result
     from promptkit.report.gate_terminal import baseline_table, gate_table
     from promptkit.report.terminal import summary_table
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError
-from promptkit.prompts import Message
 
 __all__ = [
     "Completion",

@@ -53,8 +53,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError, ProviderError
-from promptkit.prompts import Message
 from promptkit.providers.base import Completion, Provider, Request, register_provider
 from promptkit.providers.batching import Batcher, BatchWork, Outcome
 from promptkit.providers.local import smollm2_path

@@ -26,8 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError, ProviderError
-from promptkit.prompts import Message
 from promptkit.providers.base import Completion, Provider, Request, register_provider
 
 __all__ = ["LocalProvider", "resolve_gguf", "smollm2_path"]

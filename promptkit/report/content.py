@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptkit.baseline import BaselineLink, PairResult, load_outcome
-from promptkit.compare import Comparison, compare_variants
+from promptkit.ci.baseline import BaselineLink, PairResult, load_outcome
+from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput, PromptkitError
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.prompts import Prompt, parse_ref
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
-from promptkit.stats import holm
-from promptkit.store import RunStore, load_run, read_journal
-from promptkit.summary import VariantSummary, best_variant, summarize
+from promptkit.results.compare import Comparison, compare_variants
+from promptkit.results.stats import holm
+from promptkit.results.store import RunStore, load_run, read_journal
+from promptkit.results.summary import VariantSummary, best_variant, summarize
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from promptkit.baseline import RunOutcome
-from promptkit.gate import GateResult
+from promptkit.ci.baseline import RunOutcome
+from promptkit.ci.gate import GateResult
 
 __all__ = ["baseline_table", "gate_table"]
 

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
 from promptkit.report import plots, prompt_views
-from promptkit.stats import Estimate
+from promptkit.results.stats import Estimate
 
 __all__ = ["html_report", "write_html_report"]
 
@@ -59,7 +59,7 @@ def write_html_report(
     root: str | Path = DEFAULT_ROOT,
 ) -> Path:
     """Write the report page; by default to ``report.html`` inside the run folder."""
-    from promptkit.store import RunStore
+    from promptkit.results.store import RunStore
 
     folder = RunStore(root).find(run)
     target = Path(path) if path is not None else folder / "report.html"

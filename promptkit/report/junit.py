@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptkit.baseline import RunOutcome
-from promptkit.gate import GateResult
+from promptkit.ci.baseline import RunOutcome
+from promptkit.ci.gate import GateResult
 
 __all__ = ["PASS_SCORE", "junit_xml", "write_junit"]
 

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from promptkit.baseline import PairResult, RunOutcome
-from promptkit.gate import GateResult
-from promptkit.summary import VariantSummary
+from promptkit.ci.baseline import PairResult, RunOutcome
+from promptkit.ci.gate import GateResult
+from promptkit.results.summary import VariantSummary
 
 __all__ = ["MAX_FLIPPED_ROWS", "render_markdown"]
 

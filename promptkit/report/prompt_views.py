@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptkit.datasets import load_dataset
+from promptkit.define.datasets import load_dataset
+from promptkit.define.prompts import Message, Prompt
 from promptkit.errors import PromptkitError
-from promptkit.prompts import Message, Prompt
 from promptkit.report.content import RunContent, VariantView
 
 __all__ = ["PromptDiff", "PromptView", "prompt_diffs", "rendered_prompts"]

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from promptkit.compare import Comparison, FlippedRow
-from promptkit.summary import ClassificationReport, SweepPoint, VariantSummary, best_variant
+from promptkit.results.compare import Comparison, FlippedRow
+from promptkit.results.summary import ClassificationReport, SweepPoint, VariantSummary, best_variant
 
 __all__ = [
     "class_table",

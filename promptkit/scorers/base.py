@@ -21,7 +21,7 @@ from promptkit.errors import SuiteError
 from promptkit.providers.base import Completion, Request
 
 if TYPE_CHECKING:
-    from promptkit.prompts import PromptLibrary
+    from promptkit.define.prompts import PromptLibrary
 
 __all__ = [
     "BoundScorer",

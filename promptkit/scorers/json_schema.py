@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptkit.define.parsers import JsonParser
 from promptkit.errors import SuiteError
-from promptkit.parsers import JsonParser
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_factory
 
 _NOT_FOUND = object()

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.parsers import Parser, fold, make_parser
+from promptkit.define.prompts import Prompt, PromptLibrary, parse_ref
 from promptkit.errors import SuiteError
-from promptkit.parsers import Parser, fold, make_parser
-from promptkit.prompts import Prompt, PromptLibrary, parse_ref
 from promptkit.providers.base import Completion, Provider, Request, get_provider
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer_factory
 

@@ -1,10 +1,10 @@
 """Label scorers. Per-class precision, recall, F1 and the confusion matrix are figures
-of a whole variant, not of one case: see :func:`promptkit.summary.classification_report`.
+of a whole variant, not of one case: see :func:`promptkit.results.summary.classification_report`.
 """
 
 from __future__ import annotations
 
-from promptkit.parsers import fold
+from promptkit.define.parsers import fold
 from promptkit.scorers.base import Case, Score, scorer
 
 

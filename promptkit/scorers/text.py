@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from promptkit.parsers import fold
+from promptkit.define.parsers import fold
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_factory
 
 __all__ = ["normalise"]

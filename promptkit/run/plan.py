@@ -11,10 +11,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptkit.datasets import Row
-from promptkit.prompts import Message
+from promptkit.define.datasets import Row
+from promptkit.define.prompts import Message
+from promptkit.define.shots import ShotSelector
 from promptkit.providers.base import Request
-from promptkit.shots import ShotSelector
 from promptkit.suite import Suite, Variant
 
 __all__ = ["CasePlan", "Planner", "estimate_tokens"]

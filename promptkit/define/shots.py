@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from promptkit.datasets import Dataset, Row
+from promptkit.define.datasets import Dataset, Row
 from promptkit.errors import SuiteError
 
 __all__ = ["STRATEGIES", "ShotSelector", "ShotSettings"]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
-from promptkit.baseline import RunOutcome
+from promptkit.ci.baseline import RunOutcome
 from promptkit.errors import GateFailed, SuiteError
 
 if TYPE_CHECKING:

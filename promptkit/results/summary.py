@@ -18,8 +18,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promptkit.parsers import fold
-from promptkit.stats import Estimate, cluster_interval, macro_f1_interval, mean_interval, pass_at_k
+from promptkit.define.parsers import fold
+from promptkit.results.stats import (
+    Estimate,
+    cluster_interval,
+    macro_f1_interval,
+    mean_interval,
+    pass_at_k,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

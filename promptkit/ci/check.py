@@ -19,8 +19,7 @@ from pathlib import Path
 
 from jinja2.defaults import DEFAULT_NAMESPACE
 
-from promptkit.errors import BadInput, PromptkitError
-from promptkit.gitrefs import (
+from promptkit.ci.gitrefs import (
     GitError,
     GitTree,
     changed_versions,
@@ -28,8 +27,9 @@ from promptkit.gitrefs import (
     next_version_path,
     repo_root,
 )
-from promptkit.parsers import make_parser
-from promptkit.prompts import Prompt
+from promptkit.define.parsers import make_parser
+from promptkit.define.prompts import Prompt
+from promptkit.errors import BadInput, PromptkitError
 
 __all__ = ["CheckReport", "Problem", "check_project"]
 
@@ -114,8 +114,8 @@ def _unique_folders(folders: Iterable[Path]) -> list[Path]:
 
 def _check_suite(path: Path, report: CheckReport) -> list[Path]:
     """Check one suite; returns its prompt folder when it could be read."""
-    from promptkit.gate import suite_gate
-    from promptkit.plan import Planner
+    from promptkit.ci.gate import suite_gate
+    from promptkit.run.plan import Planner
     from promptkit.suite import load_suite
 
     report.suites += 1
@@ -237,7 +237,7 @@ def _check_immutable(folders: Sequence[Path], against: str | None, report: Check
 
 
 def _no_base(root: Path, report: CheckReport) -> None:
-    from promptkit.gitrefs import resolve_commit
+    from promptkit.ci.gitrefs import resolve_commit
 
     try:
         resolve_commit("HEAD", root)

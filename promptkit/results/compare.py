@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import BadInput
-from promptkit.stats import PairedDifference, holm, paired_difference
+from promptkit.results.stats import PairedDifference, holm, paired_difference
 
 if TYPE_CHECKING:
     import pandas as pd

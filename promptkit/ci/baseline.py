@@ -30,14 +30,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptkit.compare import Comparison, compare_variants
+from promptkit.ci.gitrefs import GitTree, repo_root
+from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput
-from promptkit.gitrefs import GitTree, repo_root
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.prompts import Prompt, parse_ref
-from promptkit.store import RunStore, load_run
+from promptkit.results.compare import Comparison, compare_variants
+from promptkit.results.store import RunStore, load_run
+from promptkit.results.summary import VariantSummary, summarize
 from promptkit.suite import Suite, Variant
-from promptkit.summary import VariantSummary, summarize
 
 if TYPE_CHECKING:
     import pandas as pd

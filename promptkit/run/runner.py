@@ -1,7 +1,7 @@
 """Runs a suite: each planned case goes to its provider, is parsed, scored and journaled.
 
 A bounded window of cases is in flight at once; each sends its request through
-the :class:`~promptkit.caller.Caller` (cache, concurrency and pacing per model,
+the :class:`~promptkit.run.caller.Caller` (cache, concurrency and pacing per model,
 budget, retries with a timeout, price), then the answer is parsed, scored,
 appended to the journal, and counted. A case that fails becomes an error row; it
 never stops the run. A resumed run asks only the cases its journal lacks or holds
@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptkit.caller import Caller, RunOptions, with_api_base
+from promptkit.define.parsers import Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
-from promptkit.parsers import Parser, make_parser
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.plan import CasePlan, Planner
-from promptkit.pricing import Budget, BudgetReached, PriceBook
 from promptkit.providers import Completion, Request
+from promptkit.results.store import RunStore, RunWriter, finished_cases, summary_frame
+from promptkit.results.summary import VariantSummary, summarize
+from promptkit.run.caller import Caller, RunOptions, with_api_base
+from promptkit.run.plan import CasePlan, Planner
+from promptkit.run.pricing import Budget, BudgetReached, PriceBook
 from promptkit.scorers import Case
-from promptkit.store import RunStore, RunWriter, finished_cases, summary_frame
 from promptkit.suite import Suite
-from promptkit.summary import VariantSummary, summarize
 
 __all__ = ["Progress", "RunOptions", "RunResult", "run_suite", "run_suite_async"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.store import RunStore
+from promptkit.results.store import RunStore
 
 __all__ = ["RunRecord", "list_runs", "run_record"]
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptkit.cache import ResponseCache, cache_key
 from promptkit.errors import ProviderError
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.pricing import Budget, PriceBook
 from promptkit.providers import Completion, Provider, Request, get_provider
-from promptkit.ratelimit import RateLimiter
-from promptkit.retry import RetryPolicy, with_retries
+from promptkit.run.cache import ResponseCache, cache_key
+from promptkit.run.pricing import Budget, PriceBook
+from promptkit.run.ratelimit import RateLimiter
+from promptkit.run.retry import RetryPolicy, with_retries
 from promptkit.suite import ModelSpec, Suite
 
 __all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptkit.caller import Caller, RunOptions, with_api_base
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.plan import Planner, estimate_tokens
-from promptkit.pricing import Budget, PriceBook
 from promptkit.providers import Request
+from promptkit.run.caller import Caller, RunOptions, with_api_base
+from promptkit.run.plan import Planner, estimate_tokens
+from promptkit.run.pricing import Budget, PriceBook
 from promptkit.suite import Suite
 
 __all__ = ["DryRun", "dry_run"]

@@ -1,0 +1,175 @@
+"""The decision's inputs and outputs as frozen dataclasses, and the constants its rules use."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from promptkit.results.stats import Estimate, PairedDifference
+
+if TYPE_CHECKING:
+    pass
+
+
+PER_MILLION = 1_000_000
+# "Fewer than about 100 labelled examples: prompt engineering; hundreds to thousands:
+# fine-tuning is worth trying."
+FINETUNE_MIN_EXAMPLES = 100
+ACTIONS = ("keep", "add-shots", "remove-shots", "similar-shots", "fine-tune")
+
+
+# -- inputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per token, ``None`` where unknown; ``source`` says where they came from."""
+
+    input: float | None
+    output: float | None
+    source: str
+
+    def per_call(self, prompt_tokens: float, completion_tokens: float) -> float | None:
+        if self.input is None or self.output is None:
+            return None
+        return prompt_tokens * self.input + completion_tokens * self.output
+
+
+@dataclass(frozen=True)
+class VariantFigures:
+    """What a run measured for one variant (means per call, error rows excluded)."""
+
+    variant: str
+    prompt: str
+    model: str
+    shots: float  # examples actually sent per call, on average
+    score: Estimate
+    prompt_tokens: float
+    completion_tokens: float
+
+
+@dataclass(frozen=True)
+class ShotStep:
+    """Two shot counts of one prompt and model, compared on the same rows."""
+
+    prompt: str
+    model: str
+    variant_from: str
+    variant_to: str
+    k_from: float
+    k_to: float
+    gain: PairedDifference  # score(k_to) - score(k_from), paired
+
+
+@dataclass(frozen=True)
+class AdviceInputs:
+    metric: str
+    variants: tuple[VariantFigures, ...]
+    steps: tuple[ShotStep, ...] = ()
+    labelled: int = 0
+    volume: float | None = None  # calls per month
+    target: float | None = None
+    prices: Mapping[str, Prices] = field(default_factory=dict)  # model -> its prices
+    ft_prices: Mapping[str, Prices] = field(default_factory=dict)  # model -> fine-tuned prices
+    training_price: float | None = None  # USD per training token
+    training_price_source: str = ""
+    epochs: int = 3
+    payback_months: float = 12.0
+    strategy: str = "first"  # how the run chose its shots
+
+    def prices_of(self, model: str) -> Prices:
+        return self.prices.get(model) or Prices(None, None, f"no price for {model}")
+
+    def ft_prices_of(self, model: str) -> Prices:
+        return self.ft_prices.get(model) or Prices(None, None, f"no fine-tuned price for {model}")
+
+
+# -- outputs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantAdvice:
+    figures: VariantFigures
+    cost_per_call: float | None
+    cost_per_month: float | None
+    reaches: bool | None  # point estimate >= target
+    clears: bool | None  # lower end of the 95% interval >= target
+
+
+@dataclass(frozen=True)
+class StepAdvice:
+    step: ShotStep
+    extra_prompt_tokens: float  # per call
+    extra_cost_per_call: float | None
+    extra_cost_per_month: float | None
+    gain_per_shot: float
+    pays: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class FineTuneFigures:
+    """A fine-tuned model that matched ``baseline`` zero-shot: what it saves and costs."""
+
+    baseline: str
+    baseline_shots: float
+    zero_shot_prompt_tokens: float | None
+    shot_tokens_saved: float | None  # per call
+    baseline_cost_per_call: float | None
+    finetuned_cost_per_call: float | None
+    saving_per_call: float | None
+    saving_per_month: float | None
+    training_tokens: float | None  # labelled x (prompt + answer tokens), an estimate
+    epochs: int
+    training_cost: float | None
+    break_even_calls: float | None
+    break_even_months: float | None
+
+    @property
+    def pays_back_within(self) -> float | None:
+        """Months to recover the training cost; ``None`` when it never does or is unknown."""
+        if self.saving_per_call is None or self.saving_per_call <= 0:
+            return None
+        return self.break_even_months
+
+
+@dataclass(frozen=True)
+class Advice:
+    action: str  # one of ACTIONS
+    recommendation: str  # what to do, one sentence
+    rule: str  # the rule or figure that decided, one sentence
+    metric: str
+    target: float | None
+    volume: float | None
+    labelled: int
+    top: str | None  # highest point estimate
+    chosen: str | None  # cheapest variant reaching the target
+    target_note: str  # what the interval says about the target
+    variants: list[VariantAdvice]
+    curve: list[StepAdvice]
+    stop_paying_after: float | None  # shots after which extra examples stopped paying
+    curve_note: str  # where extra examples stop paying: marginal score vs marginal cost
+    finetune: FineTuneFigures | None
+    notes: list[str]
+    run: str | None = None  # the run the figures came from
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = _finite(asdict(self))
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinity are not JSON; unknown figures become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
