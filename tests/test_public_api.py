@@ -83,3 +83,30 @@ def test_public_surface_is_pinned() -> None:
 def test_every_public_name_resolves() -> None:
     for name in promptkit.__all__:
         assert getattr(promptkit, name) is not None
+
+
+def test_every_public_name_is_what_it_promises() -> None:
+    # After the whole API is imported, no export may be shadowed by a submodule of the
+    # same name (``promptkit.estimate`` once returned the module estimate.py).
+    import importlib
+    import inspect
+    import types
+
+    importlib.import_module("promptkit.api")
+    for name in promptkit.__all__:
+        value = getattr(promptkit, name)
+        assert not isinstance(value, types.ModuleType), name
+        if name[0].isupper():
+            assert inspect.isclass(value), name
+        else:
+            assert callable(value), name
+        assert getattr(value, "__name__", name) == name, name
+
+
+def test_readme_estimate_snippet_calls_the_function(tmp_path, monkeypatch) -> None:
+    import importlib
+
+    importlib.import_module("promptkit.api")
+    importlib.import_module("promptkit.run.estimate")
+    assert callable(promptkit.estimate)
+    assert promptkit.estimate.__module__ == "promptkit.api"
