@@ -73,3 +73,16 @@ def test_shots_and_limit_reach_the_request(tmp_path: Path) -> None:
     assert roles == [2, 2, 6, 6]  # zero-shot: system+user; 2 shots add 2 pairs
     pool_text = {m.content for r in seen for m in r.messages if m.content.startswith("pool")}
     assert pool_text and all(t.startswith("pool") for t in pool_text)
+
+
+def test_one_seed_formula_gives_every_seed_repeat_pair_its_own_seed() -> None:
+    from promptkit.providers.base import sample_seed
+    from promptkit.providers.http import request_seed
+
+    pairs = [(seed, repeat) for seed in range(0, 50) for repeat in range(0, 50)]
+    seeds = {sample_seed(seed, repeat) for seed, repeat in pairs}
+    assert len(seeds) == len(pairs)  # seed+repeat gave 1/0 == 0/1
+    # The remote path sends the same seed as the in-process ones.
+    request = Request(model="oai/m", messages=(), seed=1, repeat=0)
+    assert request_seed(request) == sample_seed(1, 0) != sample_seed(0, 1)
+    assert request_seed(Request(model="oai/m", messages=())) is None

@@ -112,7 +112,8 @@ def test_repeats_are_independent_requests_cached_apart(server: FakeServer, tmp_p
     result = evaluate(suite)
     assert result.cases == 12
     seeds = sorted(entry["seed"] for entry in server.log())
-    assert seeds == [10] * 4 + [11] * 4 + [12] * 4  # one seed per repeat index
+    base = 10 * 1_000_003  # sample_seed(10, r): one formula for every provider
+    assert seeds == [base] * 4 + [base + 1] * 4 + [base + 2] * 4  # one seed per repeat
     assert load_run(evaluate(suite).run_id)["cached"].all()
     assert len(server.log()) == 12
 

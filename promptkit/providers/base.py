@@ -17,8 +17,18 @@ __all__ = [
     "get_provider",
     "provider_prefixes",
     "register_provider",
+    "sample_seed",
     "split_model_name",
 ]
+
+# Seeds of different (seed, repeat) pairs must differ, so repeats are independent samples
+# and seed 1 / repeat 0 never replays seed 0 / repeat 1. Unique while repeat < this prime.
+SEED_STRIDE = 1_000_003
+
+
+def sample_seed(seed: int | None, repeat: int) -> int:
+    """The one seed formula for sample ``repeat`` of a request seeded ``seed`` (None: 0)."""
+    return (seed or 0) * SEED_STRIDE + repeat
 
 
 @dataclass(frozen=True)

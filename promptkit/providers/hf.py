@@ -55,7 +55,7 @@ from typing import Any
 
 from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError, ProviderError
-from promptkit.providers.base import Completion, Provider, Request, register_provider
+from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
 from promptkit.providers.batching import Batcher, BatchWork, Outcome
 from promptkit.providers.local import smollm2_path
 
@@ -317,7 +317,7 @@ class GenerationSettings:
             repetition_penalty=_optional(float, params.get("repeat_penalty")),
             stop=(stop,) if isinstance(stop, str) else tuple(stop),
             # Repeats must be independent samples, so each repeat gets its own seed.
-            seed=(request.seed or 0) * 1_000_003 + request.repeat if temperature > 0 else None,
+            seed=sample_seed(request.seed, request.repeat) if temperature > 0 else None,
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptkit.errors import ProviderError
-from promptkit.providers.base import Request
+from promptkit.providers.base import Request, sample_seed
 
 __all__ = ["RETRYABLE_STATUS", "parse_retry_after", "request_seed", "status_error"]
 
@@ -66,4 +66,4 @@ def request_seed(request: Request) -> int | None:
     independent samples even from a server that honours seeds."""
     if request.seed is None:
         return None
-    return request.seed + request.repeat
+    return sample_seed(request.seed, request.repeat)

@@ -28,7 +28,7 @@ from typing import Any
 
 from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError, ProviderError
-from promptkit.providers.base import Completion, Provider, Request, register_provider
+from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
 
 __all__ = ["LocalProvider", "resolve_gguf", "smollm2_path"]
 
@@ -138,7 +138,7 @@ class LocalProvider(Provider):
         args.setdefault("temperature", 0.0)
         args["max_tokens"] = int(params.get("max_tokens", 256))
         # Repeats must be independent samples, so each repeat gets its own seed.
-        args["seed"] = (request.seed or 0) * 1_000_003 + request.repeat
+        args["seed"] = sample_seed(request.seed, request.repeat)
         return args
 
 
