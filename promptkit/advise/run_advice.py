@@ -15,11 +15,9 @@ from promptkit.advise.prices import (
     resolve_prices,
 )
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.run.pricing import training_price_unknown
 
-TRAINING_PRICE_UNKNOWN = (
-    "litellm's price map has no fine-tuning training prices: pass --training-price "
-    "(USD per 1M training tokens) for the one-off cost and the break-even volume"
-)
+TRAINING_PRICE_UNKNOWN = training_price_unknown("the one-off cost and the break-even volume")
 
 _NO_PRICES = PriceOptions()  # frozen, so one shared default is safe
 

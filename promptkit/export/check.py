@@ -11,6 +11,7 @@ from typing import Any
 
 from promptkit.errors import DatasetError
 from promptkit.export.tokens import TokenCounter, default_epochs, example_tokens, token_counter
+from promptkit.run.pricing import training_price_unknown
 
 FORMATS = ("chat", "completion")
 # The legacy prompt/completion format wants a fixed end of prompt and a stop sequence.
@@ -21,10 +22,7 @@ DEFAULT_MAX_TOKENS = 16_385
 MIN_TRAINING_EXAMPLES = 10  # OpenAI refuses a training file with fewer
 CHAT_ROLES = ("system", "user", "assistant", "function", "tool")
 MESSAGE_KEYS = ("role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id")
-TRAINING_PRICE_UNKNOWN = (
-    "litellm's price map has no fine-tuning training prices: pass --training-price "
-    "(USD per 1M training tokens) for a cost estimate"
-)
+TRAINING_PRICE_UNKNOWN = training_price_unknown("a cost estimate")
 
 
 # -- validation -------------------------------------------------------------------------

@@ -27,11 +27,27 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FREE_PREFIXES", "Budget", "BudgetReached", "Price", "PriceBook", "litellm_price_map"]
+__all__ = [
+    "FREE_PREFIXES",
+    "Budget",
+    "BudgetReached",
+    "Price",
+    "PriceBook",
+    "litellm_price_map",
+    "training_price_unknown",
+]
 
 #: Prefixes whose models run on this machine and cost nothing per call.
 FREE_PREFIXES = ("local", "mock", "hf")
 _PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+
+def training_price_unknown(needed_for: str) -> str:
+    """Why a training cost is missing, and the fix; ``needed_for`` says what it would give."""
+    return (
+        "litellm's price map has no fine-tuning training prices: pass --training-price "
+        f"(USD per 1M training tokens) for {needed_for}"
+    )
 
 
 @dataclass(frozen=True)
