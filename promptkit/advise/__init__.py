@@ -7,7 +7,7 @@ prices.py      per-token prices: given by the user, else litellm's price map
 run_advice.py  ``advise_run``: measure, price and decide in one call
 """
 
-from promptkit.advise.decision import decide, months, usd
+from promptkit.advise.decision import decide
 from promptkit.advise.measure import Measurements, measure_run
 from promptkit.advise.model import (
     ACTIONS,
@@ -20,6 +20,8 @@ from promptkit.advise.model import (
     StepAdvice,
     VariantAdvice,
     VariantFigures,
+    months,
+    usd,
 )
 from promptkit.advise.prices import PriceOptions, finetuned_prices, model_prices
 from promptkit.advise.run_advice import advise_run

@@ -22,7 +22,6 @@ Prices are USD per token here; the CLI takes them per million tokens.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +34,8 @@ from promptkit.advise.model import (
     StepAdvice,
     VariantAdvice,
     VariantFigures,
+    months,
+    usd,
 )
 from promptkit.errors import BadInput
 
@@ -484,21 +485,3 @@ def _difference_words(top: VariantAdvice, chosen: VariantAdvice, volume: float |
     saved = top.cost_per_call - chosen.cost_per_call
     monthly = f" ({usd(saved * volume)}/month)" if volume else ""
     return f", {usd(saved)} less per call{monthly}"
-
-
-def months(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    return f"{value:,.1f}" if value >= 1 else f"{value:.2g}"
-
-
-def usd(value: float | None) -> str:
-    """Dollars readable at any scale: $1,234.50, $0.25, $0.0000120."""
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    if abs(value) >= 0.01:
-        return f"${value:,.2f}"
-    digits = -math.floor(math.log10(abs(value))) + 2
-    return f"${value:.{digits}f}"

@@ -173,3 +173,24 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+# -- wording shared by the decision's notes and the report ------------------------------
+
+
+def months(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:,.1f}" if value >= 1 else f"{value:.2g}"
+
+
+def usd(value: float | None) -> str:
+    """Dollars readable at any scale: $1,234.50, $0.25, $0.0000120."""
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 0.01:
+        return f"${value:,.2f}"
+    digits = -math.floor(math.log10(abs(value))) + 2
+    return f"${value:.{digits}f}"
