@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from promptkit.define.datasets import Dataset, load_dataset
+from promptkit.define.files import parse_yaml, read_python_source, read_text
 from promptkit.define.prompts import Prompt, PromptLibrary
 from promptkit.define.shots import ShotSettings
-from promptkit.errors import BadInput, PromptkitError, SuiteError, yaml_problem
+from promptkit.errors import BadInput, PromptkitError, SuiteError
 from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite"]
@@ -119,23 +120,13 @@ def load_suite(path: str | Path) -> Suite:
     path = Path(path)
     if not path.is_file():
         raise SuiteError("suite file not found", path=path, hint="check the path")
-    text = path.read_text("utf-8")
+    text = read_text(path, error=SuiteError)
     data, lines = _read_yaml(text, path)
     return _Builder(path, data, lines).build()
 
 
 def _read_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        problem, line = yaml_problem(exc)
-        raise SuiteError(
-            f"invalid YAML: {problem}",
-            path=path,
-            line=line,
-            hint="fix the YAML syntax",
-        ) from None
+    data, node = parse_yaml(text, path=path, error=SuiteError)
     if not isinstance(data, dict):
         raise SuiteError("a suite must be a YAML mapping", path=path, hint="see evals/*.yaml")
     lines = {}
@@ -323,6 +314,7 @@ class _Builder:
             file = self.resolve(name)
             if not file.is_file():
                 raise self.error("scorer_files", f"scorer file {file} not found", "fix the path")
+            read_python_source(file, error=SuiteError)
             spec = importlib.util.spec_from_file_location(f"promptkit_user.{file.stem}", file)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)

@@ -27,9 +27,10 @@ from promptkit.ci.gitrefs import (
     next_version_path,
     repo_root,
 )
+from promptkit.define.files import read_text
 from promptkit.define.parsers import make_parser
 from promptkit.define.prompts import Prompt
-from promptkit.errors import BadInput, PromptkitError
+from promptkit.errors import BadInput, PromptError, PromptkitError
 
 __all__ = ["CheckReport", "Problem", "check_project"]
 
@@ -155,7 +156,7 @@ def _check_prompts(folder: Path, report: CheckReport) -> None:
 def check_prompt_file(file: Path) -> list[Problem]:
     """Problems of one version file: syntax, front matter, parser, declared inputs."""
     try:
-        source = file.read_text("utf-8")
+        source = read_text(file, error=PromptError)
         version = int(file.stem[1:])
         prompt = Prompt(family=file.parent.name, version=version, source=source, path=file)
         make_parser(prompt.meta.parser, path=prompt.path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from typing import Any
 
 import yaml
 
-from promptkit.errors import DatasetError, yaml_problem
+from promptkit.define.files import load_json, parse_yaml, read_text
+from promptkit.errors import DatasetError
 
 __all__ = ["Dataset", "Row", "load_dataset", "row_hash"]
 
 SUFFIXES = (".jsonl", ".csv", ".yaml", ".yml")
+JSONL_HINT = "each line must be one JSON object"
+YAML_HINT = "the file must be a YAML list of mappings"
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class Dataset:
         return list(seen)
 
     def require_columns(self, columns: Sequence[str], *, needed_by: str) -> None:
-        """Fail on the first row that lacks one of ``columns``, naming its line."""
+        """Fail on the first row that lacks one of ``columns`` or holds null in it, naming
+        its line: a null input would reach the model as the text "None", and a null
+        reference would only be noticed by the statistics, after every call was paid for."""
         for row in self.rows:
             for column in columns:
                 if column not in row.data:
@@ -68,6 +74,13 @@ class Dataset:
                         path=self.path,
                         line=row.line,
                         hint=f"add the column or fix the name; this row has: {known}",
+                    )
+                if row.data[column] is None:
+                    raise DatasetError(
+                        f"row {row.id!r} has null in column {column!r} (needed by {needed_by})",
+                        path=self.path,
+                        line=row.line,
+                        hint="fill in the value or remove the row",
                     )
 
 
@@ -83,12 +96,12 @@ def load_dataset(path: str | Path, *, id_column: str | None = None) -> Dataset:
             path=path,
             hint="use .jsonl, .csv or .yaml",
         )
-    text = path.read_text("utf-8-sig")
+    text = read_text(path, error=DatasetError, strip_bom=True)
     records: list[tuple[int | None, Any]]
     if suffix == ".jsonl":
         records = list(_read_jsonl(text, path))
     elif suffix == ".csv":
-        records = list(_read_csv(text))
+        records = list(_read_csv(text, path))
     else:
         records = _read_yaml(text, path)
     rows = _with_ids(records, path, id_column)
@@ -98,42 +111,80 @@ def load_dataset(path: str | Path, *, id_column: str | None = None) -> Dataset:
 
 
 def _read_jsonl(text: str, path: Path) -> Iterator[tuple[int | None, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    # "\n" only: str.splitlines also splits on U+2028, U+0085 and form feeds, which JSON
+    # strings may hold raw
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield (
+                number,
+                load_json(line, path=path, error=DatasetError, line=number, hint=JSONL_HINT),
+            )
+
+
+def _read_csv(text: str, path: Path) -> Iterator[tuple[int | None, Any]]:
+    """Rows of a CSV file, parsed from the whole text so quoted fields keep their
+    newlines; each row is numbered by the physical line it starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
+            fields = next(reader, None)
+        except csv.Error as exc:
+            raise _csv_error(exc, path, start, reader.line_num) from None
+        if fields is None:
+            return
+        if not fields:
+            continue  # a blank line
+        if header is None:
+            header = _csv_header(fields, path, start)
+        elif len(fields) != len(header):
             raise DatasetError(
-                f"invalid JSON: {exc.msg} at column {exc.colno}",
+                f"this row has {len(fields)} field(s) but the header has {len(header)}",
                 path=path,
-                line=number,
-                hint="each line must be one JSON object",
-            ) from None
+                line=start,
+                hint="give every row one value per column; quote values that hold commas",
+            )
+        else:
+            yield start, dict(zip(header, fields, strict=True))
 
 
-def _read_csv(text: str) -> Iterator[tuple[int | None, Any]]:
-    reader = csv.DictReader(text.splitlines())
-    for record in reader:
-        yield reader.line_num, dict(record)
+def _csv_header(fields: list[str], path: Path, line: int) -> list[str]:
+    duplicate = next((name for name in fields if fields.count(name) > 1), None)
+    if duplicate is not None:
+        raise DatasetError(
+            f"column {duplicate!r} appears twice in the header",
+            path=path,
+            line=line,
+            hint="give every column its own name",
+        )
+    return fields
+
+
+def _csv_error(exc: csv.Error, path: Path, start: int, end: int) -> DatasetError:
+    if "unexpected end of data" in str(exc):
+        return DatasetError(
+            "a quote opened in this row is never closed",
+            path=path,
+            line=start,
+            hint='close the quote; write a quote inside a quoted field as ""',
+        )
+    return DatasetError(
+        f"invalid CSV: {exc}",
+        path=path,
+        line=end,
+        hint='quote fields that hold commas, quotes or newlines; write a quote inside as ""',
+    )
 
 
 def _read_yaml(text: str, path: Path) -> list[tuple[int | None, Any]]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem, line = yaml_problem(exc)
-        raise DatasetError(
-            f"invalid YAML: {problem}",
-            path=path,
-            line=line,
-            hint="the file must be a YAML list of mappings",
-        ) from None
-    if not isinstance(data, list):
+    data, node = parse_yaml(text, path=path, error=DatasetError, hint=YAML_HINT)
+    if not isinstance(data, list) or not isinstance(node, yaml.SequenceNode):
         raise DatasetError(
             "a YAML dataset must be a list of mappings", path=path, hint="start rows with '- '"
         )
-    return [(None, record) for record in data]
+    lines = [item.start_mark.line + 1 for item in node.value]
+    return list(zip(lines, data, strict=True))
 
 
 def _with_ids(

@@ -21,12 +21,12 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
-import yaml
 from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.sandbox import SandboxedEnvironment
 
-from promptkit.errors import PromptError, yaml_problem
+from promptkit.define.files import parse_yaml, read_text
+from promptkit.errors import PromptError
 
 __all__ = [
     "ROLES",
@@ -160,6 +160,7 @@ class Prompt:
         try:
             tree = _ENV.parse(body, name=self.ref, filename=self.path)
             code = _ENV.compile(tree, name=self.ref, filename=self.path)
+            variables = frozenset(jinja2.meta.find_undeclared_variables(tree))
         except jinja2.TemplateSyntaxError as exc:
             raise PromptError(
                 exc.message or "template syntax error",
@@ -167,7 +168,8 @@ class Prompt:
                 line=exc.lineno,
                 hint="fix the Jinja syntax",
             ) from None
-        variables = frozenset(jinja2.meta.find_undeclared_variables(tree))
+        except (RecursionError, SyntaxError, ValueError) as exc:
+            raise _uncompilable(exc, self.path) from None
         template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None), None)
         return template, variables
 
@@ -230,6 +232,17 @@ class Prompt:
         )
 
 
+def _uncompilable(exc: Exception, path: str) -> PromptError:
+    """Templates Jinja parses but cannot turn into Python: too deep, or too long a number."""
+    if isinstance(exc, RecursionError):
+        problem, hint = "expressions nest too deeply to compile", "split them with {% set %}"
+    elif isinstance(exc, SyntaxError):  # Python's own limits on the code Jinja generates
+        problem, hint = f"blocks nest too deeply to compile ({exc.msg})", "nest fewer blocks"
+    else:  # Python's limit on the digits of an integer literal
+        problem, hint = f"a number cannot be read: {str(exc).split(':')[0]}", "shorten it"
+    return PromptError(f"template error: {problem}", path=path, hint=hint)
+
+
 def _template_line(tb: TracebackType | None, filename: str) -> int | None:
     """Jinja rewrites tracebacks so template frames carry the file's own line numbers."""
     line = None
@@ -256,17 +269,15 @@ def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
         raise PromptError(
             "front matter is not closed", path=path, line=1, hint="end it with a line '---'"
         ) from None
-    try:
-        data = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as exc:
-        problem, line = yaml_problem(exc, first_line=2)
-        raise PromptError(
-            f"front matter is not valid YAML: {problem}",
-            path=path,
-            line=line,
-            hint="fix the YAML between the '---' lines",
-        ) from None
-    meta = _validate_meta(data, path)
+    data, _ = parse_yaml(
+        "\n".join(lines[1:end]),
+        path=path,
+        error=PromptError,
+        label="front matter is not valid YAML",
+        hint="fix the YAML between the '---' lines",
+        first_line=2,
+    )
+    meta = _validate_meta({} if data is None else data, path)
     body = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
     return meta, body
 
@@ -344,9 +355,8 @@ class PromptLibrary:
         key = (family, version)
         if key not in self._cache:
             path = self.root / family / f"v{version}.jinja"
-            self._cache[key] = Prompt(
-                family=family, version=version, source=path.read_text("utf-8"), path=path
-            )
+            source = read_text(path, error=PromptError)
+            self._cache[key] = Prompt(family=family, version=version, source=source, path=path)
         return self._cache[key]
 
     def __iter__(self) -> Iterator[Prompt]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.files import load_json, read_text
 from promptkit.errors import DatasetError
 from promptkit.export.tokens import TokenCounter, default_epochs, example_tokens, token_counter
 from promptkit.run.pricing import training_price_unknown
@@ -330,14 +331,16 @@ def check_finetune(
 
 def _read_jsonl(path: Path) -> tuple[list[Any], list[int], list[Problem]]:
     rows, lines, unreadable = [], [], []
-    for number, text in enumerate(path.read_text("utf-8-sig").splitlines(), start=1):
-        if not text.strip():
+    text = read_text(path, error=DatasetError, strip_bom=True)
+    # "\n" only: str.splitlines also splits on U+2028 and U+0085, which JSON strings may hold
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
             continue
         try:
-            rows.append(json.loads(text))
+            rows.append(load_json(line, path=path, error=DatasetError, line=number))
             lines.append(number)
-        except json.JSONDecodeError as exc:
-            unreadable.append(Problem(number, "invalid_json", f"invalid JSON: {exc.msg}", True))
+        except DatasetError as exc:
+            unreadable.append(Problem(number, "invalid_json", exc.message, True))
     return rows, lines, unreadable
 
 

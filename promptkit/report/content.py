@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.ci.baseline import BaselineLink, PairResult, load_outcome
+from promptkit.define.files import read_text
 from promptkit.define.prompts import Prompt, parse_ref
-from promptkit.errors import BadInput, PromptkitError
+from promptkit.errors import BadInput, PromptError, PromptkitError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
 from promptkit.results.compare import Comparison, compare_variants
@@ -257,9 +258,8 @@ def _templates(folder: Path, meta: Mapping[str, Any]) -> dict[str, Prompt]:
         ]
         for path in candidates:
             try:
-                prompt = Prompt(
-                    family=family, version=version or 0, source=path.read_text("utf-8"), path=path
-                )
+                source = read_text(path, error=PromptError)
+                prompt = Prompt(family=family, version=version or 0, source=source, path=path)
             except (OSError, PromptkitError):
                 continue  # the page says the template is missing rather than failing whole
             if prompt.hash == info.get("hash", prompt.hash):

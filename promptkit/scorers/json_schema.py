@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptkit.define.files import load_json, read_text
 from promptkit.define.parsers import JsonParser
 from promptkit.errors import SuiteError
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_factory
@@ -42,17 +43,13 @@ def _load_schema(setup: ScorerSetup, schema: Mapping[str, Any] | str) -> dict[st
     if isinstance(schema, Mapping):
         return dict(schema)
     path = setup.resolve(schema)
-    try:
-        loaded = json.loads(path.read_text("utf-8"))
-    except OSError as exc:
+    if not path.is_file():
         raise SuiteError(
-            f"json_schema: cannot read schema file {path}: {exc.strerror}",
+            f"json_schema: cannot read schema file {path}: no such file",
             hint="give a path relative to the suite file, or the schema inline",
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise SuiteError(
-            f"json_schema: {path} is not JSON: {exc.msg}", line=exc.lineno, hint="fix the schema"
-        ) from None
+        )
+    text = read_text(path, error=SuiteError)
+    loaded = load_json(text, path=path, error=SuiteError, label="json_schema: not JSON")
     if not isinstance(loaded, dict):
         raise SuiteError(f"json_schema: {path} is not a JSON object", hint="fix the schema")
     return loaded
