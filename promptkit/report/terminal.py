@@ -90,8 +90,9 @@ def shots_table(points: Sequence[SweepPoint], metrics: Sequence[str]) -> Table:
 
 def class_table(variant: str, report: ClassificationReport) -> Table:
     """Per-class precision, recall, F1 and support, with macro-F1 and accuracy below."""
+    left_out = f", {report.unlabelled} without a reference left out" if report.unlabelled else ""
     table = Table(
-        title=f"{variant}: per class ({report.rows} rows)",
+        title=f"{variant}: per class ({report.rows} rows{left_out})",
         caption=f"macro-F1 {report.macro_f1}  accuracy {report.accuracy:.3f}",
     )
     table.add_column("class")

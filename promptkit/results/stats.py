@@ -117,13 +117,19 @@ def macro_f1_interval(
 ) -> Estimate:
     """Macro-averaged F1 over classes ``0..n_classes-1`` with a percentile bootstrap
     interval over rows. A prediction ``>= n_classes`` (no label read) is wrong for
-    every class. Classes absent from a resample on both sides are left out of its mean.
+    every class; a reference must be a class (the caller leaves out rows without one).
+    Classes absent from a resample on both sides are left out of its mean.
 
     Resampling rows with replacement only moves counts between the cells of the
     confusion matrix, so each resample is one multinomial draw over those cells:
     the same bootstrap, in memory that does not grow with the number of rows.
     """
     truth, pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if truth.shape != pred.shape:
+        raise ValueError("every reference needs its prediction")
+    if truth.size and (truth.min() < 0 or truth.max() >= n_classes or pred.min() < 0):
+        # a row without a reference label has no cell in the matrix: the caller leaves it out
+        raise ValueError(f"references must be classes 0..{n_classes - 1}, predictions >= 0")
     n = int(truth.size)
     if n == 0 or n_classes == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), n, "none")

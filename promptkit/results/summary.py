@@ -15,7 +15,7 @@ Besides the mean of each metric a summary carries, where they apply:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from promptkit.define.parsers import fold
@@ -77,6 +77,8 @@ class ClassificationReport:
     #: reference label -> predicted label -> rows; ``(none)`` where no label was read
     confusion: dict[str, dict[str, int]]
     rows: int
+    #: rows left out because they carry no reference label (null in the dataset)
+    unlabelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -233,20 +235,27 @@ def _classification(ok: pd.DataFrame) -> ClassificationReport | None:
     names: dict[str, str] = {}  # folded label -> its spelling in the references
 
     def key(value: Any, *, reference: bool) -> str:
-        if value is None or value != value:  # None or NaN: nothing was read
+        if _missing(value):  # nothing was read
             return NO_LABEL
         folded = fold(str(value)).strip()
         if reference or folded not in names:
             names.setdefault(folded, str(value).strip())
         return folded
 
-    truth = {r: key(v, reference=True) for r, v in zip(ok["row_id"], ok["expected"], strict=True)}
+    references = dict(zip(ok["row_id"], ok["expected"], strict=True))
+    # a row without a reference has no class to be scored against: counted, left out
+    unlabelled = [r for r, v in references.items() if _missing(v)]
+    truth = {r: key(v, reference=True) for r, v in references.items() if not _missing(v)}
     votes: dict[str, list[str]] = {}
     predicted = ok["parsed"] if "parsed" in ok else [None] * len(ok)
     for row_id, value in zip(ok["row_id"], predicted, strict=True):
         votes.setdefault(row_id, []).append(key(value, reference=False))
     pred = {r: max(sorted(set(v)), key=v.count) for r, v in votes.items()}
-    return _report(truth, pred, names)
+    return replace(_report(truth, pred, names), unlabelled=len(unlabelled))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value != value  # None, or NaN (pandas' blank)
 
 
 def _report(
