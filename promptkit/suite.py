@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from promptkit.define.datasets import Dataset, load_dataset
-from promptkit.define.files import parse_yaml, read_python_source, read_text
+from promptkit.define.files import is_dir, is_file, parse_yaml, read_python_source, read_text
 from promptkit.define.prompts import Prompt, PromptLibrary
 from promptkit.define.shots import ShotSettings
 from promptkit.errors import BadInput, PromptkitError, SuiteError
@@ -118,7 +118,7 @@ class Suite:
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite file; every problem is a one-line :class:`SuiteError`."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise SuiteError("suite file not found", path=path, hint="check the path")
     text = read_text(path, error=SuiteError)
     data, lines = _read_yaml(text, path)
@@ -236,7 +236,7 @@ class _Builder:
         try:
             return tuple(library.get(str(ref)) for ref in refs)
         except BadInput as exc:
-            if exc.path is not None and Path(exc.path).is_dir():
+            if exc.path is not None and is_dir(exc.path):
                 # an unknown family or version: the fix is the reference in this suite
                 exc.message = f"{exc.message} in {exc.path}"
                 exc.path = None
@@ -312,7 +312,7 @@ class _Builder:
         files = self.data.get("scorer_files") or []
         for name in files if isinstance(files, list) else [files]:
             file = self.resolve(name)
-            if not file.is_file():
+            if not is_file(file):
                 raise self.error("scorer_files", f"scorer file {file} not found", "fix the path")
             read_python_source(file, error=SuiteError)
             spec = importlib.util.spec_from_file_location(f"promptkit_user.{file.stem}", file)

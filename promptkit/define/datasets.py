@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from promptkit.define.files import load_json, parse_yaml, read_text
+from promptkit.define.files import is_file, load_json, parse_yaml, read_text
 from promptkit.errors import DatasetError
 
 __all__ = ["Dataset", "Row", "load_dataset", "row_hash"]
@@ -87,7 +87,7 @@ class Dataset:
 def load_dataset(path: str | Path, *, id_column: str | None = None) -> Dataset:
     """Load a dataset file; the format comes from the suffix."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise DatasetError("dataset file not found", path=path, hint="check the path")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

@@ -35,6 +35,8 @@ __all__ = [
     "MAX_ALIAS_NODES",
     "MAX_DEPTH",
     "StrictLoader",
+    "is_dir",
+    "is_file",
     "load_json",
     "parse_yaml",
     "read_python_source",
@@ -54,6 +56,23 @@ _LONG_DIGITS = re.compile(rf"\d{{{_INT_DIGITS + 1},}}")
 _QUOTE_HINT = "quote the value to keep it as text"
 
 ErrorType = type[BadInput]
+
+
+def is_file(path: str | Path) -> bool:
+    """``Path.is_file``, but False for a name no file can have (too long, a NUL byte
+    from a YAML escape) where pathlib raises OSError or ValueError."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | Path) -> bool:
+    """``Path.is_dir``, False for a name no folder can have (see :func:`is_file`)."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def read_text(path: str | Path, *, error: ErrorType, strip_bom: bool = False) -> str:
@@ -79,9 +98,9 @@ def read_python_source(path: str | Path, *, error: ErrorType) -> str:
 def _read_bytes(path: str | Path, error: ErrorType) -> bytes:
     try:
         return Path(path).read_bytes()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise error(
-            f"cannot read the file: {exc.strerror or exc}",
+            f"cannot read the file: {getattr(exc, 'strerror', None) or exc}",
             path=path,
             hint="check the path and its permissions",
         ) from None
@@ -273,6 +292,14 @@ def parse_yaml(
         problem, line = _yaml_problem(exc, text, first_line)
         fix = exc.hint if isinstance(exc, _Refused) else hint
         raise error(f"{label}: {problem}", path=path, line=line, hint=fix) from None
+    except (ValueError, OverflowError):  # PyYAML's scanner calls chr() on a \U escape unchecked
+        mark = loader.get_mark() if loader is not None else None
+        raise error(
+            f"{label}: an escape past Unicode's last character",
+            path=path,
+            line=mark.line + first_line if mark is not None else None,
+            hint="write \\U escapes up to \\U0010FFFF",
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()

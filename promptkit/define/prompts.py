@@ -25,7 +25,7 @@ from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.sandbox import SandboxedEnvironment
 
-from promptkit.define.files import parse_yaml, read_text
+from promptkit.define.files import is_dir, parse_yaml, read_text
 from promptkit.errors import PromptError
 
 __all__ = [
@@ -322,13 +322,13 @@ class PromptLibrary:
         self._cache: dict[tuple[str, int], Prompt] = {}
 
     def families(self) -> list[str]:
-        if not self.root.is_dir():
+        if not is_dir(self.root):
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
 
     def versions(self, family: str) -> list[int]:
         folder = self.root / family
-        if not folder.is_dir():
+        if not is_dir(folder):
             return []
         found = (_VERSION_FILE.match(p.name) for p in folder.iterdir())
         return sorted(int(m.group(1)) for m in found if m)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from promptkit.define.files import load_json, read_text
+from promptkit.define.files import is_file, load_json, read_text
 from promptkit.define.parsers import JsonParser
 from promptkit.errors import SuiteError
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_factory
@@ -43,7 +43,7 @@ def _load_schema(setup: ScorerSetup, schema: Mapping[str, Any] | str) -> dict[st
     if isinstance(schema, Mapping):
         return dict(schema)
     path = setup.resolve(schema)
-    if not path.is_file():
+    if not is_file(path):
         raise SuiteError(
             f"json_schema: cannot read schema file {path}: no such file",
             hint="give a path relative to the suite file, or the schema inline",
