@@ -22,7 +22,7 @@ from promptkit.define.shots import ShotSettings
 from promptkit.errors import BadInput, PromptkitError, SuiteError, yaml_problem
 from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
 
-__all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite"]
+__all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite", "select_suite"]
 
 DEFAULT_MODEL = "local/smollm2"
 SUITE_KEYS = {
@@ -122,6 +122,18 @@ def load_suite(path: str | Path) -> Suite:
     text = path.read_text("utf-8")
     data, lines = _read_yaml(text, path)
     return _Builder(path, data, lines).build()
+
+
+def select_suite(
+    suite: str | Path | Suite, models: Sequence[str] = (), prompts: Sequence[str] = ()
+) -> Suite:
+    """``suite`` (loaded if it is a path) with ``models``/``prompts`` replacing its lists."""
+    loaded = suite if isinstance(suite, Suite) else load_suite(suite)
+    if models:
+        loaded = loaded.with_models(models)
+    if prompts:
+        loaded = loaded.with_prompts(prompts)
+    return loaded
 
 
 def _read_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, int]]:

@@ -22,6 +22,7 @@ from promptkit import (
     Message,
     ProviderConfigError,
     Request,
+    RunOptions,
     evaluate,
     get_provider,
     load_run,
@@ -284,7 +285,7 @@ models:
 scorers: [label_accuracy]
 """,
     )
-    result = evaluate(suite, limit=5)
+    result = evaluate(suite, RunOptions(limit=5))
     assert result.errors == 0
     frame = load_run(result.run_id)
     assert len(frame) == 5

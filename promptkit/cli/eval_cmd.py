@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptkit.cli.ci_options import CiRun, ci_options, split_ci_flags
+from promptkit.cli.ci_options import CiFlags, ci_options
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
+    from promptkit.api import PrResult
     from promptkit.results.summary import VariantSummary
+    from promptkit.run.caller import RunOptions
     from promptkit.run.estimate import DryRun
     from promptkit.run.runner import Progress, RunResult
-    from promptkit.suite import Suite
 
 _LATEST = "latest"
 _POSITIVE = click.FloatRange(min=0, min_open=True)
@@ -89,45 +90,66 @@ def command(
     """
     from rich.console import Console
 
-    ci, rest = split_ci_flags(flags)
+    ci, rest = CiFlags.split(flags)
     options = _run_options(**rest)
-    run = CiRun.prepare(suite, models=models, prompts=prompts, **ci)
+    pr_options = ci.pr_options()
     if dry_run:
         from promptkit.api import estimate
+        from promptkit.ci.pipeline import prepare_pr
 
-        click.echo(_dry_run_report(estimate(run.suite, **options)))
+        prepared = prepare_pr(suite, models=models, prompts=prompts, **_preparing(pr_options))
+        click.echo(_dry_run_report(estimate(prepared.suite, options)))
         return 0
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
-    result = _evaluate(suite, run.suite, options, console, quiet)
-    _report(console, result, per_class)
-    run.report(result, console)
+    pr = _evaluate(suite, options, pr_options, models, prompts, console, quiet)
+    _report(console, pr.run, per_class)
+    _report_pr(console, pr)
     if html:
         from promptkit.report.html import write_html_report
 
-        click.echo(f"report -> {write_html_report(result.path, html)}")
-    if result.errors and not allow_errors:
+        click.echo(f"report -> {write_html_report(pr.run.path, html)}")
+    if pr.run.errors and not allow_errors:
         click.echo(
-            f"promptkit: {result.errors} case(s) failed at the provider; see the error column "
+            f"promptkit: {pr.run.errors} case(s) failed at the provider; see the error column "
             "of the journal (--allow-errors to exit 0)",
             err=True,
         )
         return 3
-    run.enforce()
+    if ci.enforcing:
+        pr.raise_for_failure()
     return 0
 
 
+def _preparing(pr_options: dict[str, Any]) -> dict[str, Any]:
+    """The part of evaluate_pr's options that decides what runs (for the dry run)."""
+    return {k: pr_options[k] for k in ("baseline", "baseline_run", "gate")}
+
+
 def _evaluate(
-    suite_path: str, suite: Suite, options: dict[str, Any], console: Console, quiet: bool
-) -> RunResult:
+    suite_path: str,
+    options: RunOptions,
+    pr_options: dict[str, Any],
+    models: Sequence[str],
+    prompts: Sequence[str],
+    console: Console,
+    quiet: bool,
+) -> PrResult:
     """Run the suite behind a progress display; on Ctrl-C, say how to resume it."""
-    from promptkit.api import evaluate
+    from promptkit.api import evaluate_pr
 
     display = _progress_display(console, quiet)
     try:
         with display as on_progress:
-            return evaluate(suite, on_progress=on_progress, **options)
+            return evaluate_pr(
+                suite_path,
+                options,
+                models=models,
+                prompts=prompts,
+                on_progress=on_progress,
+                **pr_options,
+            )
     except KeyboardInterrupt:
         if display.run_id:
             click.echo(
@@ -137,19 +159,30 @@ def _evaluate(
         raise
 
 
+def _report_pr(console: Console, pr: PrResult) -> None:
+    """The comparison with the baseline and the gate's verdict, when there are any."""
+    from promptkit.report.gate_terminal import baseline_table, gate_table
+
+    if pr.verdict.outcome is not None:
+        table = baseline_table(pr.verdict.outcome)
+        if table is not None:
+            console.print(table)
+    if pr.verdict.gate is not None:
+        console.print(gate_table(pr.verdict.gate))
+
+
 def _run_options(
     *,
     no_cache: bool,
     refresh: bool,
     resume: str | None,
     **flags: Any,
-) -> dict[str, Any]:
-    options = {k: v for k, v in flags.items() if v is not None}
-    options["cache"] = not no_cache
-    options["refresh"] = refresh
-    if resume is not None:
-        options["resume"] = True if resume == _LATEST else resume
-    return options
+) -> RunOptions:
+    from promptkit.run.caller import RunOptions
+
+    given = {k: v for k, v in flags.items() if v is not None}
+    picked: bool | str = False if resume is None else (True if resume == _LATEST else resume)
+    return RunOptions(cache=not no_cache, refresh=refresh, resume=picked, **given)
 
 
 def _report(console: Console, result: RunResult, per_class: bool) -> None:

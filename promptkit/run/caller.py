@@ -33,9 +33,12 @@ from promptkit.suite import ModelSpec, Suite
 __all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    """How to run a suite; ``None`` means: the suite's setting, else the default."""
+    """How to run a suite; ``None`` means: the suite's setting, else the default.
+
+    ``RunOptions(limit=10, cache=False)``: every field is keyword-only.
+    """
 
     limit: int | None = None
     concurrency: int | None = None  # requests in flight per model

@@ -14,7 +14,7 @@ Order of authority for one completion:
 4. unknown: ``None``, never a guess. ``local/`` and ``mock/`` models cost 0.
 
 A :class:`Budget` stops a run from sending new requests once it has spent
-``--max-cost``.
+``max_cost`` (``--max-cost``).
 """
 
 from __future__ import annotations
@@ -148,6 +148,6 @@ class Budget:
         if not self.reached:
             return None
         return (
-            f"--max-cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
+            f"max_cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
             "resume the run to ask the remaining cases"
         )

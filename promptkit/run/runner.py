@@ -219,13 +219,13 @@ class _Execution:
 
 async def run_suite_async(
     suite: Suite,
+    options: RunOptions | None = None,
     *,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
-    **options: Any,
 ) -> RunResult:
-    """Run every variant of ``suite`` and store the run; ``options`` are :class:`RunOptions`."""
-    settings = RunOptions(**options)
+    """Run every variant of ``suite`` and store the run."""
+    settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
@@ -253,7 +253,7 @@ def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceB
     for model in suite.models:
         if prices.price(model.name) is None:
             raise BadInput(
-                f"--max-cost needs a price for {model.name}, which litellm's price map lacks",
+                f"max_cost needs a price for {model.name}, which litellm's price map lacks",
                 path=suite.path,
                 hint=f"add prices: {{{model.name}: {{input_per_1m: ..., output_per_1m: ...}}}}",
             )
@@ -350,10 +350,10 @@ def output_tokens_per_s(frame: Any) -> dict[str, float]:
 
 def run_suite(
     suite: Suite,
+    options: RunOptions | None = None,
     *,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
-    **options: Any,
 ) -> RunResult:
     """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
-    return asyncio.run(run_suite_async(suite, root=root, on_progress=on_progress, **options))
+    return asyncio.run(run_suite_async(suite, options, root=root, on_progress=on_progress))
