@@ -18,13 +18,13 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import BadInput
+from promptkit.git import git_or_none
 from promptkit.paths import DEFAULT_ROOT
 
 if TYPE_CHECKING:
@@ -55,19 +55,9 @@ _VERSIONED_PACKAGES = (
 CASE_KEY = ("variant", "row_id", "repeat")
 
 
-def _git(*args: str, cwd: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def git_state(folder: Path) -> dict[str, Any]:
-    commit = _git("rev-parse", "HEAD", cwd=folder)
-    dirty = _git("status", "--porcelain", cwd=folder)
+    commit = git_or_none(["rev-parse", "HEAD"], folder)
+    dirty = git_or_none(["status", "--porcelain"], folder)
     return {"commit": commit, "dirty": bool(dirty) if commit else None}
 
 
