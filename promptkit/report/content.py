@@ -20,7 +20,7 @@ from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput, PromptkitError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
-from promptkit.results.compare import Comparison, compare_variants
+from promptkit.results.compare import Comparison, compare_variants, run_metrics
 from promptkit.results.stats import holm
 from promptkit.results.store import JournalRow, RunStore, load_run, read_journal
 from promptkit.results.summary import VariantSummary, best_variant, summarize
@@ -154,7 +154,7 @@ def _read_meta(folder: Path) -> dict[str, Any]:
 
 def _metrics(meta: Mapping[str, Any], frame: pd.DataFrame) -> list[str]:
     named = [str(m) for m in meta.get("metrics") or []]
-    found = [c.removeprefix("score.") for c in frame.columns if c.startswith("score.")]
+    found = run_metrics(frame)
     return named + [m for m in found if m not in named]
 
 
