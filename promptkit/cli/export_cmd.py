@@ -64,8 +64,9 @@ def finetune(
     with --prompt; the reference answer is the assistant message.
     """
     from promptkit.export import check_finetune, export_finetune
+    from promptkit.run.pricing import PER_MILLION
 
-    price = None if training_price is None else training_price / 1_000_000
+    price = None if training_price is None else training_price / PER_MILLION
     if check_file is not None:
         if suite is not None:
             raise click.UsageError("give either SUITE or --check FILE, not both")

@@ -14,6 +14,7 @@ __all__ = [
     "Completion",
     "Provider",
     "Request",
+    "estimate_text_tokens",
     "get_provider",
     "provider_prefixes",
     "register_provider",
@@ -29,6 +30,15 @@ SEED_STRIDE = 1_000_003
 def sample_seed(seed: int | None, repeat: int) -> int:
     """The one seed formula for sample ``repeat`` of a request seeded ``seed`` (None: 0)."""
     return (seed or 0) * SEED_STRIDE + repeat
+
+
+#: The rough rule where no tokenizer is at hand: about this many characters a token.
+CHARS_PER_TOKEN = 4
+
+
+def estimate_text_tokens(text: str) -> int:
+    """The one token estimate for text without a tokenizer (budgets, dry runs, mock usage)."""
+    return len(text) // CHARS_PER_TOKEN
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from promptkit.errors import ProviderConfigError
-from promptkit.providers.base import Completion, Provider, Request, register_provider
+from promptkit.providers.base import (
+    Completion,
+    Provider,
+    Request,
+    estimate_text_tokens,
+    register_provider,
+)
 
 __all__ = ["MockProvider", "register_mock"]
 
@@ -35,7 +41,8 @@ def register_mock(name: str, handler: MockHandler) -> None:
 
 
 def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4) if text else 0
+    # Any text, however short, is at least one token.
+    return max(1, estimate_text_tokens(text)) if text else 0
 
 
 class MockProvider(Provider):

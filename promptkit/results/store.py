@@ -18,13 +18,13 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from promptkit.errors import BadInput
+from promptkit.git import git_or_none
 from promptkit.paths import DEFAULT_ROOT
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CASE_KEY",
+    "JournalRow",
     "RunStore",
     "RunWriter",
     "finished_cases",
@@ -55,19 +56,48 @@ _VERSIONED_PACKAGES = (
 CASE_KEY = ("variant", "row_id", "repeat")
 
 
-def _git(*args: str, cwd: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
+class _CaseRow(TypedDict):
+    """The keys of every journal row: which case it is, and its answer or its error."""
+
+    variant: str
+    prompt: str  # the prompt reference, e.g. sentiment@v2
+    prompt_hash: str
+    model: str
+    shots: int | str  # "max": as many examples as fit the token budget
+    shot_ids: list[str]
+    repeat: int
+    row_id: str
+    input: dict[str, Any]  # template variable -> the row's value
+    expected: Any
+    output: str | None
+    parsed: Any
+    parse_error: str | None
+    scores: dict[str, float]
+    error: str | None
+
+
+class JournalRow(_CaseRow, total=False):
+    """One line of ``journal.jsonl``. A case whose model call failed has only the
+    keys of every row; one that was answered also has these."""
+
+    score_labels: dict[str, str]
+    score_explanations: dict[str, str]
+    score_details: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cost: float | None
+    cached: bool
+    finish_reason: str | None
+    label_probs: dict[str, float] | None
+    scorer_tokens: int
+    scorer_cost: float
+    attempts: int
 
 
 def git_state(folder: Path) -> dict[str, Any]:
-    commit = _git("rev-parse", "HEAD", cwd=folder)
-    dirty = _git("status", "--porcelain", cwd=folder)
+    commit = git_or_none(["rev-parse", "HEAD"], folder)
+    dirty = git_or_none(["status", "--porcelain"], folder)
     return {"commit": commit, "dirty": bool(dirty) if commit else None}
 
 
@@ -94,7 +124,7 @@ class RunWriter:
         _lock_or_fail(self._journal.fileno(), folder)
         _drop_torn_tail(path)
 
-    def append(self, row: Mapping[str, Any]) -> None:
+    def append(self, row: JournalRow) -> None:
         line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         view = memoryview(line)
         while view:
@@ -262,7 +292,7 @@ def _public(options: Any) -> Any:
     return options
 
 
-def read_journal(folder: Path) -> Iterator[dict[str, Any]]:
+def read_journal(folder: Path) -> Iterator[JournalRow]:
     """Every row of a run's journal in order, superseded ones included."""
     path = folder / "journal.jsonl"
     if not path.is_file():
@@ -346,8 +376,9 @@ def summary_frame(folder: Path, metrics: Sequence[str]) -> pd.DataFrame:
         for column, strings in texts.items():
             strings[i] = _shared(shared, row.get(column))
         for column in SUMMARY_NUMBER_COLUMNS:
-            if row.get(column) is not None:
-                numbers[column][i] = row[column]
+            number = row.get(column)
+            if number is not None:
+                numbers[column][i] = number
         for column, metric in zip(scores, metrics, strict=True):
             value = (row.get("scores") or {}).get(metric)
             if value is not None:

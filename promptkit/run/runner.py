@@ -22,7 +22,13 @@ from promptkit.define.parsers import Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.providers import Completion, Request
-from promptkit.results.store import RunStore, RunWriter, finished_cases, summary_frame
+from promptkit.results.store import (
+    JournalRow,
+    RunStore,
+    RunWriter,
+    finished_cases,
+    summary_frame,
+)
 from promptkit.results.summary import VariantSummary, summarize
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import CasePlan, Planner
@@ -106,7 +112,8 @@ class _Execution:
         row = self._base_row(plan)
         try:
             completion, attempts = await self.caller(plan.request)
-            row.update(await self._score(plan, completion), attempts=attempts)
+            row = await self._score(plan, completion, row)
+            row["attempts"] = attempts
         except BudgetReached:
             return  # never asked: not journaled, so a resume asks it
         except ProviderError as exc:
@@ -116,7 +123,7 @@ class _Execution:
         self.writer.append(row)
         self._count(row)
 
-    def _base_row(self, plan: CasePlan) -> dict[str, Any]:
+    def _base_row(self, plan: CasePlan) -> JournalRow:
         variant = plan.variant
         reference = self.suite.reference
         return {
@@ -137,7 +144,8 @@ class _Execution:
             "error": None,
         }
 
-    async def _score(self, plan: CasePlan, completion: Completion) -> dict[str, Any]:
+    async def _score(self, plan: CasePlan, completion: Completion, row: JournalRow) -> JournalRow:
+        """``row`` with the answer, its scores and its usage."""
         parsed = self.parsers[plan.variant.prompt.ref].parse(completion.text)
         expected = plan.row.data.get(self.suite.reference) if self.suite.reference else None
         usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
@@ -160,6 +168,7 @@ class _Execution:
         )
         scores, labels, explanations, details, error = await self._apply_scorers(case)
         return {
+            **row,
             "output": completion.text,
             "parsed": parsed.value,
             "parse_error": parsed.error,
@@ -175,7 +184,8 @@ class _Execution:
             "cached": completion.cached,
             "finish_reason": completion.finish_reason,
             "label_probs": completion.label_probs,
-            **usage,
+            "scorer_tokens": int(usage["scorer_tokens"]),
+            "scorer_cost": usage["scorer_cost"],
         }
 
     async def _apply_scorers(
@@ -204,7 +214,7 @@ class _Execution:
                 details[bound.metric] = score.details
         return scores, labels, explanations, details, error
 
-    def _count(self, row: dict[str, Any]) -> None:
+    def _count(self, row: JournalRow) -> None:
         progress = self.progress
         progress.done += 1
         progress.errors += row["error"] is not None
