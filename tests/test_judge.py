@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -141,8 +142,10 @@ def test_pairwise_consistent_judge_gives_a_clear_win_or_loss() -> None:
 
 
 def test_judge_prompt_errors_are_suite_errors(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match="judge prompt 'nojudge@v1' not found"):
+    with pytest.raises(SuiteError, match="judge prompt 'nojudge@v1' not found") as missing:
         make_scorer({"llm_judge": {"rubric": RUBRIC, "prompt": "nojudge@v1", "model": "mock/x"}})
+    shipped = Path(str(missing.value.hint).rpartition("a copy of promptkit's own ")[2])
+    assert shipped.name == "v1.jinja" and "VERDICT" in shipped.read_text("utf-8")  # copyable
     with pytest.raises(SuiteError, match="needs the argument 'rubric'"):
         make_scorer({"llm_judge": {"model": "mock/x"}})
     with pytest.raises(SuiteError, match="samples must be at least 1"):
@@ -196,7 +199,7 @@ def test_judge_through_the_run_counts_tokens_and_cost_on_the_row(tmp_path: Path)
 def test_suite_may_override_the_judge_prompt(tmp_path: Path) -> None:
     seen = scripted("judge-own", ["VERDICT: PASS"])
     suite = judged_project(tmp_path, "mock/judge-own", samples=1)
-    own = (Path(__file__).resolve().parents[1] / "prompts" / "judge" / "v1.jinja").read_text()
+    own = (files("promptkit.scorers") / "judge_prompts" / "judge" / "v1.jinja").read_text("utf-8")
     write(tmp_path / "prompts" / "judge" / "v1.jinja", own.replace("strict, fair", "house-style"))
     evaluate(suite, RunOptions(limit=1), prompts=["cls@v1"])
     rubric_requests = [r for r in seen if "house-style" in r.messages[0].content]
