@@ -1,4 +1,9 @@
-"""What every provider takes and gives, and the one registry they live in."""
+"""What every provider takes and gives, and the one registry they live in.
+
+A prefix nobody has registered yet is looked up among the ``promptkit.providers``
+entry points (built-ins are declared there too; see :mod:`promptkit.plugins`), and
+a prefix no entry point claims goes to the catch-all ``*``: litellm.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError
+from promptkit.plugins import PluginGroup
 
 __all__ = [
     "Completion",
@@ -93,6 +99,13 @@ ProviderFactory = Callable[[str, Mapping[str, Any]], Provider]
 _REGISTRY: dict[str, ProviderFactory] = {}
 #: The prefix whose factory takes every name no other prefix claims.
 FALLBACK = "*"
+_PLUGINS = PluginGroup(
+    group="promptkit.providers",
+    kind="provider prefix",
+    registry=_REGISTRY,
+    error=ProviderConfigError,
+    register_with="@register_provider",
+)
 
 
 def register_provider(prefix: str) -> Callable[[ProviderFactory], ProviderFactory]:
@@ -106,7 +119,8 @@ def register_provider(prefix: str) -> Callable[[ProviderFactory], ProviderFactor
 
 
 def provider_prefixes() -> list[str]:
-    return sorted(p for p in _REGISTRY if p != FALLBACK)
+    """Every prefix with its own provider, registered or declared by an entry point."""
+    return [p for p in _PLUGINS.names(_REGISTRY) if p != FALLBACK]
 
 
 def split_model_name(model: str) -> tuple[str, str]:
@@ -122,10 +136,15 @@ def split_model_name(model: str) -> tuple[str, str]:
 def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:
     """The provider for a ``provider/model`` name, built by its registered factory."""
     prefix, _ = split_model_name(model)
-    factory = _REGISTRY.get(prefix) or _REGISTRY.get(FALLBACK)
+    factory = _registered(prefix) or _registered(FALLBACK)
     if factory is None:
         raise ProviderConfigError(
             f"unknown provider prefix {prefix!r} in {model!r}",
             hint=f"use one of: {', '.join(provider_prefixes())}",
         )
     return factory(model, options or {})
+
+
+def _registered(prefix: str) -> ProviderFactory | None:
+    _PLUGINS.ensure(prefix)
+    return _REGISTRY.get(prefix)
