@@ -24,8 +24,14 @@ import jinja2.meta
 import yaml
 from jinja2 import nodes
 from jinja2.ext import Extension
-from jinja2.sandbox import SandboxedEnvironment
 
+from promptkit.define.limits import (
+    RenderLimitExceeded,
+    RenderLimits,
+    check_request_size,
+    render_budget,
+)
+from promptkit.define.sandbox import LimitedSandbox
 from promptkit.errors import PromptError, yaml_problem
 
 __all__ = [
@@ -96,8 +102,8 @@ class MessageExtension(Extension):
         return ""
 
 
-def _environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+def _environment() -> LimitedSandbox:
+    return LimitedSandbox(
         extensions=[MessageExtension],
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -172,9 +178,16 @@ class Prompt:
         return template, variables
 
     def render(
-        self, variables: Mapping[str, Any], examples: Sequence[Mapping[str, Any]] = ()
+        self,
+        variables: Mapping[str, Any],
+        examples: Sequence[Mapping[str, Any]] = (),
+        *,
+        limits: RenderLimits | None = None,
     ) -> list[Message]:
-        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty."""
+        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty.
+
+        ``limits`` bound the render's size and time (default: ``RenderLimits.from_environment()``).
+        """
         missing = [name for name in self.meta.inputs if name not in variables]
         if missing:
             raise PromptError(
@@ -183,16 +196,19 @@ class Prompt:
                 hint=f"pass --var {missing[0]}=... or map a dataset column to it",
             )
         context = {**variables, "examples": [dict(e) for e in examples]}
+        limits = limits or RenderLimits.from_environment()
         collector = _Collector()
         token = _COLLECTOR.set(collector)
         try:
-            outside = self._template.render(context)
+            with render_budget(limits):
+                outside = self._template.render(context)
         except PromptError:
             raise
         except Exception as exc:  # Jinja raises many types; each becomes one clear line
             raise self._runtime_error(exc) from None
         finally:
             _COLLECTOR.reset(token)
+        self._check_size(collector.messages, limits)
         if outside.strip():
             raise PromptError(
                 f"text outside any message block: {outside.strip()[:60]!r}",
@@ -207,8 +223,23 @@ class Prompt:
             )
         return collector.messages
 
+    def _check_size(self, messages: Sequence[Message], limits: RenderLimits) -> None:
+        try:
+            check_request_size(sum(len(m.content) for m in messages), limits)
+        except RenderLimitExceeded as exc:
+            raise self._runtime_error(exc) from None
+
     def _runtime_error(self, exc: Exception) -> PromptError:
         line = _template_line(exc.__traceback__, self.path)
+        if isinstance(exc, RenderLimitExceeded):
+            return PromptError(f"render limit: {exc}", path=self.path, line=line, hint=exc.hint)
+        if isinstance(exc, MemoryError):
+            return PromptError(
+                "render limit: out of memory while rendering",
+                path=self.path,
+                line=line,
+                hint="make the template's output smaller",
+            )
         if isinstance(exc, jinja2.UndefinedError):
             name = _undefined_name(str(exc))
             hint = (
@@ -225,8 +256,9 @@ class Prompt:
                 line=line,
                 hint="templates may only format data",
             )
+        message = str(exc) or type(exc).__name__  # MemoryError and others say nothing
         return PromptError(
-            f"template error: {exc}", path=self.path, line=line, hint="fix the template"
+            f"template error: {message}", path=self.path, line=line, hint="fix the template"
         )
 
 

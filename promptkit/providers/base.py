@@ -15,6 +15,7 @@ from typing import Any
 from promptkit.define.prompts import Message
 from promptkit.errors import ProviderConfigError
 from promptkit.plugins import PluginGroup
+from promptkit.redact import remember_environment, remember_options
 
 __all__ = [
     "Completion",
@@ -86,6 +87,10 @@ class Provider(abc.ABC):
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         self.model = model
         self.options = dict(options)
+        # Every key this provider (or its client library) may read is masked from here on,
+        # wherever an error or a record would quote it.
+        remember_options(self.options)
+        remember_environment()
 
     @abc.abstractmethod
     async def complete(self, request: Request) -> Completion:

@@ -23,6 +23,7 @@ from promptkit.providers.base import (
     split_model_name,
 )
 from promptkit.providers.http import RETRYABLE_STATUS, parse_retry_after, request_seed
+from promptkit.redact import clip
 
 __all__ = ["LitellmProvider", "import_litellm"]
 
@@ -121,7 +122,8 @@ def _provider_error(exc: Exception) -> ProviderError:
     }
     headers = getattr(getattr(exc, "response", None), "headers", None)
     retry_after = parse_retry_after(headers)
-    message = str(getattr(exc, "message", exc)).splitlines()[0][:300]
+    lines = str(getattr(exc, "message", exc)).splitlines() or [""]
+    message = clip(lines[0], 300)  # redacted before the cut: a body may echo the key
     return ProviderError(
         f"{name}: {message}", retryable=retryable, retry_after=retry_after, status=status
     )

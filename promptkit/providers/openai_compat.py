@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from promptkit.errors import ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider
 from promptkit.providers.http import request_seed, status_error
+from promptkit.redact import clip, remember_secret
 
 if TYPE_CHECKING:
     import aiohttp
@@ -44,6 +45,7 @@ class OpenAICompatProvider(Provider):
         base = options.get("api_base") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE
         self.api_base = str(base).rstrip("/")
         self._key_env = str(options.get("api_key_env") or "OPENAI_API_KEY")
+        remember_secret(os.environ.get(self._key_env))
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
@@ -51,6 +53,7 @@ class OpenAICompatProvider(Provider):
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self._key_env)
         if key:  # read per session, never stored on the provider or written anywhere
+            remember_secret(key)
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
@@ -103,15 +106,16 @@ class OpenAICompatProvider(Provider):
 
 
 def _error_message(payload: bytes) -> str:
+    """The error text of a reply, redacted before it is cut (a body may echo the key)."""
     try:
         error = json.loads(payload).get("error")
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])[:300]
+        return clip(str(error["message"]), 300)
     if isinstance(error, str):
-        return error[:300]
-    return payload.decode("utf-8", "replace").strip()[:300] or "(empty body)"
+        return clip(error, 300)
+    return clip(payload[:8192].decode("utf-8", "replace").strip(), 300) or "(empty body)"
 
 
 def _completion(payload: bytes, latency: float) -> Completion:
@@ -121,7 +125,7 @@ def _completion(payload: bytes, latency: float) -> Completion:
         text = choice["message"].get("content") or ""
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         # A cut-off or garbled body is usually a transient fault of the server or a proxy.
-        snippet = payload[:80].decode("utf-8", "replace")
+        snippet = clip(payload[:8192].decode("utf-8", "replace"), 80)
         raise ProviderError(
             f"malformed reply (not a chat completion): {snippet!r}", retryable=True
         ) from None

@@ -5,6 +5,9 @@
     prompts/        the exact template sources the run used
     summary.json    per-variant figures, written when the run ends
 
+Every line and file goes through :func:`promptkit.redact.redact` as it is written,
+so no key reaches the run folder, nor any report read from it.
+
 The journal is the source of truth: a killed run loses only the cases that were
 in flight, and every figure can be recomputed from it. A resumed run appends to
 the same journal; a later row for a case (variant, row id, repeat) supersedes an
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from promptkit.errors import BadInput
 from promptkit.git import git_or_none
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.redact import public, redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,7 +129,8 @@ class RunWriter:
         _drop_torn_tail(path)
 
     def append(self, row: JournalRow) -> None:
-        line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        text = redact(json.dumps(row, ensure_ascii=False, default=str))
+        line = (text + "\n").encode("utf-8")
         view = memoryview(line)
         while view:
             written = self._journal.write(view)
@@ -133,7 +138,8 @@ class RunWriter:
 
     def write_json(self, name: str, data: Any) -> None:
         tmp = self.folder / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
+        text = redact(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        tmp.write_text(text, "utf-8")
         os.replace(tmp, self.folder / name)  # atomic: readers see old or new, never half
 
     def close(self) -> None:
@@ -229,8 +235,8 @@ class RunStore:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "git": git_state(Path(suite.path).resolve().parent),
             "prompts": {p.ref: {"hash": p.hash, "path": p.path} for p in suite.prompts},
-            "models": [{"name": m.name, **_public(m.options)} for m in suite.models],
-            "resolved_suite": _public(suite.raw),
+            "models": [{"name": m.name, **public(m.options)} for m in suite.models],
+            "resolved_suite": public(suite.raw),
             "variants": [v.id for v in suite.variants()],
             "metrics": [s.metric for s in suite.scorers],
             "versions": package_versions(),
@@ -274,22 +280,6 @@ def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> No
         raise BadInput(
             f"run {folder.name} has other variants than this suite", path=folder, hint=hint
         )
-
-
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
-
-
-def _public(options: Any) -> Any:
-    """Drop anything that looks like a credential before it reaches a file."""
-    if isinstance(options, Mapping):
-        return {
-            k: _public(v)
-            for k, v in options.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS) or k == "api_key_env"
-        }
-    if isinstance(options, list):
-        return [_public(v) for v in options]
-    return options
 
 
 def read_journal(folder: Path) -> Iterator[JournalRow]:
