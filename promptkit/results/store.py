@@ -1,7 +1,7 @@
 """Runs on disk: ``.promptkit/runs/<run-id>/``.
 
     journal.jsonl   one line per finished case, appended and flushed as it ends
-    meta.json       suite, git commit, template hashes, package versions
+    meta.json       suite, git commit, template and input hashes, package versions
     prompts/        the exact template sources the run used
     summary.json    per-variant figures, written when the run ends
 
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.results.fingerprint import changed_parts, suite_fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +41,7 @@ __all__ = [
     "load_run",
     "read_journal",
     "summary_frame",
+    "write_json",
 ]
 
 _VERSIONED_PACKAGES = (
@@ -102,12 +104,17 @@ class RunWriter:
             view = view[written or 0 :]
 
     def write_json(self, name: str, data: Any) -> None:
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
-        os.replace(tmp, self.folder / name)  # atomic: readers see old or new, never half
+        write_json(self.folder, name, data)
 
     def close(self) -> None:
         self._journal.close()
+
+
+def write_json(folder: Path, name: str, data: Any) -> None:
+    """``folder/name`` as JSON, replaced atomically: readers see old or new, never half."""
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
+    os.replace(tmp, folder / name)
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -199,6 +206,7 @@ class RunStore:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "git": git_state(Path(suite.path).resolve().parent),
             "prompts": {p.ref: {"hash": p.hash, "path": p.path} for p in suite.prompts},
+            "fingerprint": suite_fingerprint(suite),
             "models": [{"name": m.name, **_public(m.options)} for m in suite.models],
             "resolved_suite": _public(suite.raw),
             "variants": [v.id for v in suite.variants()],
@@ -239,6 +247,13 @@ def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> No
             raise BadInput(
                 f"{prompt.ref} changed since run {folder.name} was started", path=folder, hint=hint
             )
+    changed = changed_parts(meta.get("fingerprint"), suite)
+    if changed:
+        raise BadInput(
+            f"{', '.join(changed)} changed since run {folder.name} was started",
+            path=folder,
+            hint=hint,
+        )
     variants = [v.id for v in suite.variants()]
     if variants != meta.get("variants"):
         raise BadInput(

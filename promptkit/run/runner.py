@@ -22,8 +22,9 @@ from promptkit.define.parsers import Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.providers import Completion, Request
-from promptkit.results.store import RunStore, RunWriter, finished_cases, summary_frame
-from promptkit.results.summary import VariantSummary, summarize
+from promptkit.results.run_summary import record_summary
+from promptkit.results.store import RunStore, RunWriter, finished_cases
+from promptkit.results.summary import VariantSummary
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import CasePlan, Planner
 from promptkit.run.pricing import Budget, BudgetReached, PriceBook
@@ -74,6 +75,8 @@ class RunResult:
     stopped: str | None = None
     #: Per model, answer tokens per second of request time (fresh answers only).
     output_tokens_per_s: dict[str, float] = field(default_factory=dict)
+    #: (error message, cases) for the failed cases, most frequent first.
+    error_counts: list[tuple[str, int]] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -315,37 +318,18 @@ async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: Budge
 
 
 def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
-    metrics = [s.metric for s in suite.scorers]
-    frame = summary_frame(writer.folder, metrics)
-    summaries = summarize(frame, metrics)
-    errors = sum(s.errors for s in summaries)
-    speeds = output_tokens_per_s(frame)
-    writer.write_json(
-        "summary.json",
-        {
-            "run_id": writer.id,
-            "cases": len(frame),
-            "errors": errors,
-            "stopped": stopped,
-            "output_tokens_per_s": speeds,
-            "variants": [s.to_dict() for s in summaries],
-        },
+    """The run's summary, written beside its journal (which stays, whatever happens here)."""
+    figures = record_summary(writer.folder, [s.metric for s in suite.scorers], stopped)
+    return RunResult(
+        writer.id,
+        writer.folder,
+        figures.summaries,
+        figures.errors,
+        figures.cases,
+        stopped,
+        figures.output_tokens_per_s,
+        figures.error_counts,
     )
-    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped, speeds)
-
-
-def output_tokens_per_s(frame: Any) -> dict[str, float]:
-    """Per model: answer tokens per second of request time, over answers not from the cache.
-
-    For an in-process local model a request's latency is its own generation time
-    (requests take turns on the model), so this is the model's generation speed.
-    """
-    fresh = frame[frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
-    speeds = {}
-    for model, group in fresh.groupby("model", sort=False):
-        seconds = float(group["latency_s"].sum())
-        speeds[str(model)] = round(float(group["completion_tokens"].sum()) / seconds, 1)
-    return speeds
 
 
 def run_suite(
