@@ -4,9 +4,11 @@ A bounded window of cases is in flight at once; each sends its request through
 the :class:`~promptkit.run.caller.Caller` (cache, concurrency and pacing per model,
 budget, retries with a timeout, price), then the answer is parsed, scored,
 appended to the journal, and counted. A case that fails becomes an error row; it
-never stops the run. A resumed run asks only the cases its journal lacks or holds
-as errors. Nothing here prints: progress is reported through a callback so the
-CLI (or a notebook) decides how to show it.
+never stops the run. A model that refuses attempt after attempt (a dead endpoint,
+a bad key) is no longer asked: its remaining cases become ``not asked`` error
+rows at once (:mod:`promptkit.run.breaker`). A resumed run asks only the cases
+its journal lacks or holds as errors. Nothing here prints: progress is reported
+through a callback so the CLI (or a notebook) decides how to show it.
 """
 
 from __future__ import annotations
@@ -247,7 +249,12 @@ async def run_suite_async(
     finally:
         await caller.close()
         writer.close()
-    return _finish(suite, writer, budget.reason())
+    return _finish(suite, writer, _why_stopped(budget, caller))
+
+
+def _why_stopped(budget: Budget, caller: Caller) -> str | None:
+    reasons = [r for r in (budget.reason(), caller.stopped()) if r]
+    return "; ".join(reasons) or None
 
 
 def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceBook) -> None:
