@@ -4,7 +4,9 @@ Runs ``promptkit eval`` in a fresh process, as a user would, at concurrency 16
 with the default retries, once through the lean ``oai/`` path and once through
 litellm (``openai/x`` with api_base), and prints per path: the exit code, the
 wall time, how many cases were actually sent and how many were not asked once
-the model's breaker opened, and the error summary the console showed.
+the model's breaker opened, and the error summary the console showed. The time a
+fresh process takes to import litellm is printed too: most of that path's wall
+time is that import, not the failing cases.
 
     python bench/dead_provider.py [N_OAI] [N_LITELLM]      # default 500 500
 """
@@ -57,10 +59,18 @@ def fail_cases(model: str, cases: int) -> None:
         print(f"    {line}")
 
 
+def import_seconds(module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     counts = [int(a) for a in sys.argv[1:3]] + [500, 500][len(sys.argv[1:3]) :]
     fail_cases("oai/x", counts[0])
     fail_cases("openai/x", counts[1])
+    print(f"(import litellm alone, fresh process: {import_seconds('litellm'):.1f} s)")
 
 
 if __name__ == "__main__":
