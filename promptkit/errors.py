@@ -82,7 +82,8 @@ class ProviderConfigError(BadInput):
 
 
 class ProviderError(PromptkitError):
-    """A model call failed. ``retryable`` tells the runner whether to try again."""
+    """A model call failed. ``retryable`` tells the runner whether to try again;
+    ``unreachable`` says no connection could be made at all (refused, no such host)."""
 
     exit_code = 3
 
@@ -93,11 +94,13 @@ class ProviderError(PromptkitError):
         retryable: bool = False,
         retry_after: float | None = None,
         status: int | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.unreachable = unreachable
 
 
 class GateFailed(PromptkitError):

@@ -110,12 +110,9 @@ def command(
         from promptkit.report.html import write_html_report
 
         click.echo(f"report -> {write_html_report(pr.run.path, html)}")
+    if pr.run.errors:
+        click.echo(_error_summary(pr.run, allow_errors), err=True)
     if pr.run.errors and not allow_errors:
-        click.echo(
-            f"promptkit: {pr.run.errors} case(s) failed at the provider; see the error column "
-            "of the journal (--allow-errors to exit 0)",
-            err=True,
-        )
         return 3
     if ci.enforcing:
         pr.raise_for_failure()
@@ -195,6 +192,25 @@ def _report(console: Console, result: RunResult, per_class: bool) -> None:
         console.print(f"answer tokens/s (per request): {speeds}")
     if result.stopped:
         click.echo(f"promptkit: stopped early: {result.stopped}", err=True)
+
+
+#: Distinct error messages printed after a run; the journal holds every one.
+_ERRORS_SHOWN = 5
+
+
+def _error_summary(result: RunResult, allow_errors: bool) -> str:
+    """How many cases failed, then each distinct error with its count, most frequent first."""
+    exit_hint = "" if allow_errors else " (--allow-errors to exit 0)"
+    lines = [f"promptkit: {result.errors} case(s) failed{exit_hint}:"]
+    shown = result.error_counts[:_ERRORS_SHOWN]
+    width = len(str(shown[0][1])) if shown else 1
+    lines += [f"  {count:>{width}} x {message}" for message, count in shown]
+    rest = result.error_counts[_ERRORS_SHOWN:]
+    if rest:
+        cases = sum(count for _, count in rest)
+        lines.append(f"  and {len(rest)} more distinct errors ({cases} cases)")
+    lines.append(f"  every error is in the error column of {result.path / 'journal.jsonl'}")
+    return "\n".join(lines)
 
 
 def _print_summaries(

@@ -22,7 +22,12 @@ from promptkit.providers.base import (
     register_provider,
     split_model_name,
 )
-from promptkit.providers.http import RETRYABLE_STATUS, parse_retry_after, request_seed
+from promptkit.providers.http import (
+    RETRYABLE_STATUS,
+    connect_failure,
+    parse_retry_after,
+    request_seed,
+)
 from promptkit.redact import clip
 
 __all__ = ["LitellmProvider", "import_litellm"]
@@ -89,7 +94,7 @@ class LitellmProvider(Provider):
         try:
             response = await litellm.acompletion(**self._call_args(request))
         except Exception as exc:  # litellm maps every provider's errors to its own types
-            raise _provider_error(exc) from None
+            raise _provider_error(exc, request.api_base or self.api_base) from None
         latency = time.perf_counter() - started
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
@@ -110,7 +115,15 @@ def _cost(litellm: Any, response: Any) -> float | None:
         return None
 
 
-def _provider_error(exc: Exception) -> ProviderError:
+def _provider_error(exc: Exception, api_base: str | None) -> ProviderError:
+    refused = connect_failure(exc)
+    if refused is not None:  # litellm calls this a 500; no server was reached at all
+        where = api_base or "the provider"
+        return ProviderError(
+            f"connection error: cannot connect to {where} ({refused})",
+            retryable=True,
+            unreachable=True,
+        )
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     retryable = status in RETRYABLE_STATUS or name in {

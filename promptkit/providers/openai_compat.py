@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider
-from promptkit.providers.http import request_seed, status_error
+from promptkit.providers.http import connect_failure, request_seed, status_error
 from promptkit.redact import clip, remember_secret
 
 if TYPE_CHECKING:
@@ -84,12 +84,19 @@ class OpenAICompatProvider(Provider):
     async def complete(self, request: Request) -> Completion:
         import aiohttp
 
-        url = f"{(request.api_base or self.api_base).rstrip('/')}/chat/completions"
+        base = (request.api_base or self.api_base).rstrip("/")
+        url = f"{base}/chat/completions"
         started = time.perf_counter()
         try:
             async with self._client().post(url, data=self._body(request)) as response:
                 payload = await response.read()
                 status, headers = response.status, response.headers
+        except aiohttp.ClientConnectorError as exc:  # no connection made: refused, no host, TLS
+            raise ProviderError(
+                f"connection error: cannot connect to {base} ({connect_failure(exc)})",
+                retryable=True,
+                unreachable=True,
+            ) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise ProviderError(
                 f"connection error: {type(exc).__name__}: {exc}", retryable=True

@@ -1,7 +1,7 @@
 """Runs on disk: ``.promptkit/runs/<run-id>/``.
 
     journal.jsonl   one line per finished case, appended and flushed as it ends
-    meta.json       suite, git commit, template hashes, package versions
+    meta.json       suite, git commit, template and input hashes, package versions
     prompts/        the exact template sources the run used
     summary.json    per-variant figures, written when the run ends
 
@@ -30,6 +30,7 @@ from promptkit.errors import BadInput
 from promptkit.git import git_or_none
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.redact import public, redact
+from promptkit.results.fingerprint import changed_parts, suite_fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +46,7 @@ __all__ = [
     "load_run",
     "read_journal",
     "summary_frame",
+    "write_json",
 ]
 
 _VERSIONED_PACKAGES = (
@@ -137,13 +139,18 @@ class RunWriter:
             view = view[written or 0 :]
 
     def write_json(self, name: str, data: Any) -> None:
-        tmp = self.folder / f".{name}.tmp"
-        text = redact(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-        tmp.write_text(text, "utf-8")
-        os.replace(tmp, self.folder / name)  # atomic: readers see old or new, never half
+        write_json(self.folder, name, data)
 
     def close(self) -> None:
         self._journal.close()
+
+
+def write_json(folder: Path, name: str, data: Any) -> None:
+    """``folder/name`` as JSON, replaced atomically: readers see old or new, never half."""
+    tmp = folder / f".{name}.tmp"
+    text = redact(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, folder / name)
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -235,6 +242,7 @@ class RunStore:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "git": git_state(Path(suite.path).resolve().parent),
             "prompts": {p.ref: {"hash": p.hash, "path": p.path} for p in suite.prompts},
+            "fingerprint": suite_fingerprint(suite),
             "models": [{"name": m.name, **public(m.options)} for m in suite.models],
             "resolved_suite": public(suite.raw),
             "variants": [v.id for v in suite.variants()],
@@ -275,6 +283,13 @@ def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> No
             raise BadInput(
                 f"{prompt.ref} changed since run {folder.name} was started", path=folder, hint=hint
             )
+    changed = changed_parts(meta.get("fingerprint"), suite)
+    if changed:
+        raise BadInput(
+            f"{', '.join(changed)} changed since run {folder.name} was started",
+            path=folder,
+            hint=hint,
+        )
     variants = [v.id for v in suite.variants()]
     if variants != meta.get("variants"):
         raise BadInput(

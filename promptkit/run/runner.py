@@ -4,9 +4,11 @@ A bounded window of cases is in flight at once; each sends its request through
 the :class:`~promptkit.run.caller.Caller` (cache, concurrency and pacing per model,
 budget, retries with a timeout, price), then the answer is parsed, scored,
 appended to the journal, and counted. A case that fails becomes an error row; it
-never stops the run. A resumed run asks only the cases its journal lacks or holds
-as errors. Nothing here prints: progress is reported through a callback so the
-CLI (or a notebook) decides how to show it.
+never stops the run. A model that refuses attempt after attempt (a dead endpoint,
+a bad key) is no longer asked: its remaining cases become ``not asked`` error
+rows at once (:mod:`promptkit.run.breaker`). A resumed run asks only the cases
+its journal lacks or holds as errors. Nothing here prints: progress is reported
+through a callback so the CLI (or a notebook) decides how to show it.
 """
 
 from __future__ import annotations
@@ -22,14 +24,9 @@ from promptkit.define.parsers import Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.providers import Completion, Request
-from promptkit.results.store import (
-    JournalRow,
-    RunStore,
-    RunWriter,
-    finished_cases,
-    summary_frame,
-)
-from promptkit.results.summary import VariantSummary, summarize
+from promptkit.results.run_summary import record_summary
+from promptkit.results.store import JournalRow, RunStore, RunWriter, finished_cases
+from promptkit.results.summary import VariantSummary
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import CasePlan, Planner
 from promptkit.run.pricing import Budget, BudgetReached, PriceBook
@@ -80,6 +77,8 @@ class RunResult:
     stopped: str | None = None
     #: Per model, answer tokens per second of request time (fresh answers only).
     output_tokens_per_s: dict[str, float] = field(default_factory=dict)
+    #: (error message, cases) for the failed cases, most frequent first.
+    error_counts: list[tuple[str, int]] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -254,7 +253,12 @@ async def run_suite_async(
     finally:
         await caller.close()
         writer.close()
-    return _finish(suite, writer, budget.reason())
+    return _finish(suite, writer, _why_stopped(budget, caller))
+
+
+def _why_stopped(budget: Budget, caller: Caller) -> str | None:
+    reasons = [r for r in (budget.reason(), caller.stopped()) if r]
+    return "; ".join(reasons) or None
 
 
 def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceBook) -> None:
@@ -325,37 +329,18 @@ async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: Budge
 
 
 def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
-    metrics = [s.metric for s in suite.scorers]
-    frame = summary_frame(writer.folder, metrics)
-    summaries = summarize(frame, metrics)
-    errors = sum(s.errors for s in summaries)
-    speeds = output_tokens_per_s(frame)
-    writer.write_json(
-        "summary.json",
-        {
-            "run_id": writer.id,
-            "cases": len(frame),
-            "errors": errors,
-            "stopped": stopped,
-            "output_tokens_per_s": speeds,
-            "variants": [s.to_dict() for s in summaries],
-        },
+    """The run's summary, written beside its journal (which stays, whatever happens here)."""
+    figures = record_summary(writer.folder, [s.metric for s in suite.scorers], stopped)
+    return RunResult(
+        writer.id,
+        writer.folder,
+        figures.summaries,
+        figures.errors,
+        figures.cases,
+        stopped,
+        figures.output_tokens_per_s,
+        figures.error_counts,
     )
-    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped, speeds)
-
-
-def output_tokens_per_s(frame: Any) -> dict[str, float]:
-    """Per model: answer tokens per second of request time, over answers not from the cache.
-
-    For an in-process local model a request's latency is its own generation time
-    (requests take turns on the model), so this is the model's generation speed.
-    """
-    fresh = frame[frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
-    speeds = {}
-    for model, group in fresh.groupby("model", sort=False):
-        seconds = float(group["latency_s"].sum())
-        speeds[str(model)] = round(float(group["completion_tokens"].sum()) / seconds, 1)
-    return speeds
 
 
 def run_suite(
