@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from promptkit import Completion, ProviderError, Request, evaluate, load_run, register_mock
+from promptkit import (
+    Completion,
+    ProviderError,
+    Request,
+    RunOptions,
+    evaluate,
+    load_run,
+    register_mock,
+)
 from promptkit.providers.http import connect_failure
 from promptkit.run.breaker import BREAK_AFTER
 from promptkit.run.retry import RetryPolicy, with_retries
@@ -94,13 +102,13 @@ def test_a_refusing_key_stops_the_run_asking_and_resume_asks_again(tmp_path: Pat
     unauthorised = ProviderError("HTTP 401: bad key", status=401)
     calls = _scripted("bad-key", lambda n: unauthorised if refusing["on"] else None)
     suite = make_project(tmp_path, BASE.replace("mock/echo", "mock/bad-key"))
-    first = evaluate(suite, prompts=["cls@v1"], concurrency=1)
+    first = evaluate(suite, RunOptions(concurrency=1), prompts=["cls@v1"])
     assert len(calls) == BREAK_AFTER  # one at a time: exactly the refusals that opened it
     errors = load_run(first.run_id)["error"]
     assert errors.str.startswith("not asked: mock/bad-key failed 8 attempts").sum() == 12 - 8
     assert first.errors == 12 and first.stopped and "mock/bad-key" in first.stopped
     refusing["on"] = False  # the key was fixed
-    resumed = evaluate(suite, prompts=["cls@v1"], concurrency=1, resume=True)
+    resumed = evaluate(suite, RunOptions(concurrency=1, resume=True), prompts=["cls@v1"])
     assert resumed.errors == 0 and len(calls) == BREAK_AFTER + 12 and resumed.stopped is None
 
 
@@ -112,7 +120,7 @@ def test_a_server_that_answers_in_between_resets_the_count(tmp_path: Path) -> No
 
     calls = _scripted("flapping", outcome)
     suite = make_project(tmp_path, BASE.replace("mock/echo", "mock/flapping"))
-    result = evaluate(suite, concurrency=1, retries=0)
+    result = evaluate(suite, RunOptions(concurrency=1, retries=0))
     assert len(calls) == result.cases == 30 and result.stopped is None
     assert not load_run(result.run_id)["error"].str.startswith("not asked").any()
 
@@ -122,7 +130,7 @@ def test_dropped_connections_do_not_open_the_breaker(tmp_path: Path) -> None:
 
     with FakeServer(Faults(drop=1.0)) as server:
         suite = http_project(tmp_path, server.url, rows=20)
-        result = evaluate(suite, concurrency=1, retries=0, cache=False)
+        result = evaluate(suite, RunOptions(concurrency=1, retries=0, cache=False))
         assert len(server.log()) == 20  # a server that hangs up is there: every case is asked
     assert result.errors == 20 and result.stopped is None
 

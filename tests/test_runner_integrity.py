@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from promptkit import BadInput, evaluate, load_run
+from promptkit import BadInput, RunOptions, evaluate, load_run
 from tests.fake_server import FakeServer, Faults
 from tests.test_runner_faults import _answered, _killed_mid_run
 from tests.test_runner_http import http_project
@@ -60,7 +60,7 @@ def test_resume_names_what_changed(tmp_path: Path, edit: tuple[str, str, str], n
     assert old in target.read_text()
     target.write_text(target.read_text().replace(old, new))
     with pytest.raises(BadInput, match=f"{named}.* changed since run {first.run_id}"):
-        evaluate(suite, prompts=["cls@v1"], resume=True)
+        evaluate(suite, RunOptions(resume=True), prompts=["cls@v1"])
     assert _journal_lines(first.path) == lines
 
 
@@ -71,7 +71,7 @@ def test_resume_allows_changes_that_only_pace_the_run(tmp_path: Path) -> None:
         "models: [mock/echo]", "models: [{name: mock/echo, concurrency: 2}]\ntimeout: 30"
     )
     suite.write_text(text)
-    resumed = evaluate(suite, prompts=["cls@v1"], resume=True)
+    resumed = evaluate(suite, RunOptions(resume=True), prompts=["cls@v1"])
     assert resumed.run_id == first.run_id and resumed.cases == first.cases
 
 
@@ -83,7 +83,7 @@ def test_a_run_recorded_before_fingerprints_still_resumes(tmp_path: Path) -> Non
     assert set(meta["fingerprint"]) >= {"dataset", "examples", "params", "models", "scorers"}
     del meta["fingerprint"]
     meta_path.write_text(json.dumps(meta))
-    assert evaluate(suite, prompts=["cls@v1"], resume=True).run_id == first.run_id
+    assert evaluate(suite, RunOptions(resume=True), prompts=["cls@v1"]).run_id == first.run_id
 
 
 def test_a_failed_summary_keeps_the_journal_and_show_rebuilds_it(
