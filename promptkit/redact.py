@@ -46,8 +46,9 @@ MIN_SECRET_LENGTH = 8
 
 # A name ends in one of these words: OPENAI_API_KEY, hf_token, api_key, password.
 # ``max_tokens`` and ``token_budget`` do not; ``api_key_env`` (a variable's name) does not.
+# Not "pwd": the shell's PWD and OLDPWD are the working directory, not a password.
 _SECRET_NAME = re.compile(
-    r"(?:^|[_\-.])(?:api_?key|key|token|secret|password|passwd|pwd|credentials?|authorization)$",
+    r"(?:^|[_\-.])(?:api_?key|key|token|secret|password|passwd|credentials?|authorization)$",
     re.IGNORECASE,
 )
 # The password of scheme://user:password@host; no quote or backslash, so JSON stays whole.

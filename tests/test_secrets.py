@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from promptkit.errors import ProviderError
-from promptkit.redact import MASK, public, redact, remember_secret
+from promptkit.redact import MASK, public, redact, remember_environment, remember_secret
 from tests.conftest import CliResult, write
 
 KEY = "sk-test-" + secrets.token_hex(16)
@@ -200,3 +200,12 @@ def test_a_key_is_masked_before_a_long_error_is_cut() -> None:
     body = ("x" * 260 + f" Authorization: Bearer {key}").encode()  # the cut is mid-key
     message = _error_message(body)
     assert key[:10] not in message and key[:10] not in str(ProviderError(message))
+
+
+def test_the_working_directory_is_not_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PWD and OLDPWD end in "pwd" but hold paths: masking them garbled every hint
+    # that named a file under the working directory.
+    monkeypatch.setenv("PWD", "/home/someone/project")
+    monkeypatch.setenv("OLDPWD", "/home/someone/elsewhere")
+    remember_environment()
+    assert redact("see /home/someone/project/prompts") == "see /home/someone/project/prompts"
