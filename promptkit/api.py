@@ -12,6 +12,7 @@ from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.run.estimate import DryRun, dry_run
 from promptkit.run.plan import Planner
+from promptkit.run.preflight import enforce, preflight
 from promptkit.run.runner import ProgressCallback, RunResult, run_suite
 from promptkit.suite import Suite, Variant, load_suite
 
@@ -27,16 +28,23 @@ def evaluate(
     concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    strict: bool = False,
     **options: Any,
 ) -> RunResult:
     """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists.
 
+    ``strict``: refuse to start (:class:`BadInput`) on what
+    :func:`promptkit.run.preflight.preflight` finds: request parameters a model does not
+    know, reference labels no parser produces.
     Further ``options`` are those of :class:`promptkit.run.runner.RunOptions`: ``rpm``,
     ``timeout``, ``retries``, ``cache``, ``refresh``, ``max_cost``, ``api_base``,
     ``resume``.
     """
+    selected = _select(suite, models, prompts)
+    if strict:
+        enforce(preflight(selected))
     return run_suite(
-        _select(suite, models, prompts),
+        selected,
         root=root,
         on_progress=on_progress,
         limit=limit,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptkit.cli.ci_options import CiRun, ci_options, split_ci_flags
+from promptkit.cli.options import FiniteFloatRange
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from promptkit.suite import Suite
 
 _LATEST = "latest"
-_POSITIVE = click.FloatRange(min=0, min_open=True)
+_POSITIVE = FiniteFloatRange(min=0, min_open=True)
 
 
 @click.command("eval")
@@ -55,7 +56,7 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--refresh", is_flag=True, help="Ask again and overwrite cached answers.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     help="Stop sending requests once this many dollars are spent.",
 )
 @click.option(
@@ -64,6 +65,12 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
     help="Render everything, estimate requests, tokens and cost; call nothing.",
 )
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to run (exit 2) on request params a model does not know, or reference "
+    "labels the parser can never produce; without it they are warnings.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @ci_options
 @click.option("--html", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
@@ -76,6 +83,7 @@ def command(
     prompts: tuple[str, ...],
     dry_run: bool,
     allow_errors: bool,
+    strict: bool,
     quiet: bool,
     html: str | None,
     per_class: bool,
@@ -92,6 +100,7 @@ def command(
     ci, rest = split_ci_flags(flags)
     options = _run_options(**rest)
     run = CiRun.prepare(suite, models=models, prompts=prompts, **ci)
+    _preflight(run.suite, strict)
     if dry_run:
         from promptkit.api import estimate
 
@@ -116,6 +125,17 @@ def command(
         return 3
     run.enforce()
     return 0
+
+
+def _preflight(suite: Suite, strict: bool) -> None:
+    """Before any call: a warning line per finding, or (``--strict``) the first as the error."""
+    from promptkit.run.preflight import enforce, preflight
+
+    findings = preflight(suite)
+    if strict:
+        enforce(findings)
+    for finding in findings:
+        click.echo(f"promptkit: warning: {finding}", err=True)
 
 
 def _evaluate(
