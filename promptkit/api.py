@@ -15,6 +15,7 @@ from promptkit.paths import DEFAULT_ROOT
 from promptkit.run.caller import RunOptions
 from promptkit.run.estimate import DryRun, dry_run
 from promptkit.run.plan import Planner
+from promptkit.run.preflight import enforce, preflight
 from promptkit.run.runner import ProgressCallback, RunResult, run_suite
 from promptkit.suite import Suite, Variant, load_suite, select_suite
 
@@ -29,16 +30,20 @@ def evaluate(
     prompts: Sequence[str] = (),
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    strict: bool = False,
 ) -> RunResult:
     """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists.
 
     ``options`` (a :class:`~promptkit.run.caller.RunOptions`) sets ``limit``,
     ``concurrency``, ``rpm``, ``timeout``, ``retries``, ``cache``, ``refresh``,
-    ``max_cost``, ``api_base`` and ``resume``.
+    ``max_cost``, ``api_base`` and ``resume``. ``strict``: refuse to start
+    (:class:`BadInput`) on what :func:`promptkit.run.preflight.preflight` finds:
+    request parameters a model does not know, reference labels no parser produces.
     """
-    return run_suite(
-        select_suite(suite, models, prompts), options, root=root, on_progress=on_progress
-    )
+    selected = select_suite(suite, models, prompts)
+    if strict:
+        enforce(preflight(selected))
+    return run_suite(selected, options, root=root, on_progress=on_progress)
 
 
 def estimate(
@@ -86,6 +91,7 @@ def evaluate_pr(
     prompts: Sequence[str] = (),
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
+    strict: bool = False,
 ) -> PrResult:
     """Run ``suite`` for a pull request: compare with a baseline, judge the gate, write CI files.
 
@@ -94,7 +100,8 @@ def evaluate_pr(
     the suite's ``gate:`` (same shape), or ``True`` to require that the suite has some.
     ``junit``/``markdown``/``save_baseline`` are files to write; ``step_summary`` a file
     the Markdown is appended to (``$GITHUB_STEP_SUMMARY`` on GitHub Actions).
-    The verdict is returned, never raised: call :meth:`PrResult.raise_for_failure`.
+    ``strict`` is :func:`evaluate`'s. The verdict is returned, never raised: call
+    :meth:`PrResult.raise_for_failure`.
     """
     pr = prepare_pr(
         suite,
@@ -105,6 +112,8 @@ def evaluate_pr(
         gate=gate,
         root=root,
     )
+    if strict:
+        enforce(preflight(pr.suite))
     result = run_suite(pr.suite, options, root=root, on_progress=on_progress)
     wants_report = bool(junit or markdown or step_summary or save_baseline)
     verdict = pr.conclude(result.path, reread=wants_report)

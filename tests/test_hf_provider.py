@@ -158,7 +158,7 @@ def test_smollm2_without_its_package_says_what_to_install(
                 reason="this machine has a CUDA GPU",
             ),
         ),
-        ({"max_batch_size": 0}, "max_batch_size must be an integer >= 1"),
+        ({"max_batch_size": 0}, "max_batch_size. must be an integer from 1"),
         ({"score_labels": ["only"]}, "at least two labels"),
         ({"score_labels": ["a", "a"]}, "repeats a label"),
     ],

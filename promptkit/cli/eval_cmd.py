@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptkit.cli.ci_options import CiFlags, ci_options
+from promptkit.cli.options import FiniteFloatRange
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
     from promptkit.run.caller import RunOptions
     from promptkit.run.estimate import DryRun
     from promptkit.run.runner import Progress, RunResult
+    from promptkit.suite import Suite
 
 _LATEST = "latest"
-_POSITIVE = click.FloatRange(min=0, min_open=True)
+_POSITIVE = FiniteFloatRange(min=0, min_open=True)
 
 
 @click.command("eval")
@@ -56,7 +58,7 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--refresh", is_flag=True, help="Ask again and overwrite cached answers.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     help="Stop sending requests once this many dollars are spent.",
 )
 @click.option(
@@ -65,6 +67,12 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
     help="Render everything, estimate requests, tokens and cost; call nothing.",
 )
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to run (exit 2) on request params a model does not know, or reference "
+    "labels the parser can never produce; without it they are warnings.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @ci_options
 @click.option("--html", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
@@ -77,6 +85,7 @@ def command(
     prompts: tuple[str, ...],
     dry_run: bool,
     allow_errors: bool,
+    strict: bool,
     quiet: bool,
     html: str | None,
     per_class: bool,
@@ -93,17 +102,18 @@ def command(
     ci, rest = CiFlags.split(flags)
     options = _run_options(**rest)
     pr_options = ci.pr_options()
+    selected = _preflight(suite, models, prompts, strict)
     if dry_run:
         from promptkit.api import estimate
         from promptkit.ci.pipeline import prepare_pr
 
-        prepared = prepare_pr(suite, models=models, prompts=prompts, **_preparing(pr_options))
+        prepared = prepare_pr(selected, **_preparing(pr_options))
         click.echo(_dry_run_report(estimate(prepared.suite, options)))
         return 0
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
-    pr = _evaluate(suite, options, pr_options, models, prompts, console, quiet)
+    pr = _evaluate(suite, selected, options, pr_options, console, quiet)
     _report(console, pr.run, per_class)
     _report_pr(console, pr)
     if html:
@@ -124,12 +134,26 @@ def _preparing(pr_options: dict[str, Any]) -> dict[str, Any]:
     return {k: pr_options[k] for k in ("baseline", "baseline_run", "gate")}
 
 
+def _preflight(suite: str, models: Sequence[str], prompts: Sequence[str], strict: bool) -> Suite:
+    """The selected suite, after a warning line per preflight finding (before any call);
+    with ``--strict`` the first finding is the error instead."""
+    from promptkit.run.preflight import enforce, preflight
+    from promptkit.suite import select_suite
+
+    selected = select_suite(suite, models, prompts)
+    findings = preflight(selected)
+    if strict:
+        enforce(findings)
+    for finding in findings:
+        click.echo(f"promptkit: warning: {finding}", err=True)
+    return selected
+
+
 def _evaluate(
     suite_path: str,
+    suite: Suite,
     options: RunOptions,
     pr_options: dict[str, Any],
-    models: Sequence[str],
-    prompts: Sequence[str],
     console: Console,
     quiet: bool,
 ) -> PrResult:
@@ -139,14 +163,7 @@ def _evaluate(
     display = _progress_display(console, quiet)
     try:
         with display as on_progress:
-            return evaluate_pr(
-                suite_path,
-                options,
-                models=models,
-                prompts=prompts,
-                on_progress=on_progress,
-                **pr_options,
-            )
+            return evaluate_pr(suite, options, on_progress=on_progress, **pr_options)
     except KeyboardInterrupt:
         if display.run_id:
             click.echo(

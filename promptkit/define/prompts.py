@@ -31,7 +31,18 @@ from promptkit.define.limits import (
     check_request_size,
     render_budget,
 )
+from promptkit.define.parsers import parser_spec
 from promptkit.define.sandbox import LimitedSandbox
+from promptkit.define.shots import read_shots
+from promptkit.define.validate import (
+    Where,
+    key_lines,
+    known_keys,
+    mapping,
+    request_params,
+    string,
+    string_list,
+)
 from promptkit.errors import PromptError, yaml_problem
 
 __all__ = [
@@ -126,6 +137,8 @@ class PromptMeta:
     params: Mapping[str, Any] = field(default_factory=dict)
     parser: Mapping[str, Any] = field(default_factory=lambda: {"type": "text"})
     shots: Mapping[str, Any] = field(default_factory=dict)
+    #: The file line of each front matter key path (``params.temperature``), for messages.
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
@@ -288,8 +301,10 @@ def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
         raise PromptError(
             "front matter is not closed", path=path, line=1, hint="end it with a line '---'"
         ) from None
+    text = "\n".join(lines[1:end])
     try:
-        data = yaml.safe_load("\n".join(lines[1:end])) or {}
+        data = yaml.safe_load(text) or {}
+        where = Where(path, "", key_lines(yaml.compose(text), first_line=2), PromptError)
     except yaml.YAMLError as exc:
         problem, line = yaml_problem(exc, first_line=2)
         raise PromptError(
@@ -298,40 +313,32 @@ def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
             line=line,
             hint="fix the YAML between the '---' lines",
         ) from None
-    meta = _validate_meta(data, path)
+    meta = _validate_meta(data, where)
     body = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
     return meta, body
 
 
-def _validate_meta(data: Any, path: str) -> PromptMeta:
+def _validate_meta(data: Any, where: Where) -> PromptMeta:
+    """Each front matter key, checked for type and range where it is read."""
     if not isinstance(data, dict):
-        raise PromptError("front matter must be a mapping", path=path, line=2)
-    for key in data:
-        if key not in FRONT_MATTER_KEYS:
-            raise PromptError(
-                f"unknown front matter key {key!r}",
-                path=path,
-                hint=f"use one of: {', '.join(FRONT_MATTER_KEYS)}",
-            )
-    inputs = data.get("inputs") or []
-    if isinstance(inputs, str):
-        inputs = [inputs]
-    parser = data.get("parser") or {"type": "text"}
-    if isinstance(parser, str):
-        parser = {"type": parser}
-    for key, kind in (("params", dict), ("parser", dict), ("shots", dict)):
-        value = parser if key == "parser" else data.get(key) or {}
-        if not isinstance(value, kind):
-            raise PromptError(f"front matter {key!r} must be a mapping", path=path)
-    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-        raise PromptError("front matter 'inputs' must be a list of names", path=path)
+        raise PromptError("front matter must be a mapping", path=where.path, line=2)
+    known_keys(data, FRONT_MATTER_KEYS, where, what="front matter key")
+    description = data.get("description")
+    model = data.get("model")
+    if model is not None and "/" not in string(model, where.at("model"), what="provider/model"):
+        raise where.at("model").expected("a provider/model name such as local/smollm2", model)
+    shots = mapping(data.get("shots") or {}, where.at("shots"), what="shot settings {k, ...}")
+    read_shots(shots, where.at("shots"))
+    if description is not None:
+        string(description, where.at("description"), empty=True)
     return PromptMeta(
-        description=str(data.get("description") or ""),
-        inputs=tuple(inputs),
-        model=data.get("model"),
-        params=dict(data.get("params") or {}),
-        parser=dict(parser),
-        shots=dict(data.get("shots") or {}),
+        description=description or "",
+        inputs=tuple(string_list(data.get("inputs") or [], where.at("inputs"))),
+        model=model,
+        params=request_params(data.get("params"), where.at("params")),
+        parser=parser_spec(data.get("parser"), where.at("parser")),
+        shots=dict(shots),
+        lines=dict(where.lines),
     )
 
 

@@ -10,24 +10,61 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from promptkit.define.prompts import Message
+from promptkit.define.validate import Where, known_keys
 from promptkit.errors import ProviderConfigError
 from promptkit.plugins import PluginGroup
 from promptkit.redact import remember_environment, remember_options
 
 __all__ = [
+    "CHAT_PARAMS",
+    "RUNNER_OPTIONS",
     "Completion",
     "Provider",
     "Request",
+    "check_model_entry",
     "estimate_text_tokens",
     "get_provider",
+    "known_params",
+    "provider_factory",
     "provider_prefixes",
     "register_provider",
     "sample_seed",
     "split_model_name",
 ]
+
+#: Model-entry keys the runner reads for every provider, whatever its own options.
+RUNNER_OPTIONS = ("name", "concurrency", "rpm", "params", "extra_params")
+#: The request parameters of the OpenAI chat API, which most servers and litellm follow.
+CHAT_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "n",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "reasoning_effort",
+        "modalities",
+        "prediction",
+        "audio",
+        "service_tier",
+        "store",
+        "metadata",
+    }
+)
 
 # Seeds of different (seed, repeat) pairs must differ, so repeats are independent samples
 # and seed 1 / repeat 0 never replays seed 0 / repeat 1. Unique while repeat < this prime.
@@ -83,6 +120,20 @@ class Provider(abc.ABC):
     default_concurrency = 8
     #: Whether the runner may answer from (and store into) the response cache.
     cacheable = True
+    #: The model-entry options this provider reads beyond :data:`RUNNER_OPTIONS`;
+    #: ``None``: not declared, so unknown keys are not refused.
+    option_keys: ClassVar[tuple[str, ...] | None] = None
+    #: The request parameters it understands; ``None``: not declared, not checked.
+    known_params: ClassVar[frozenset[str] | None] = None
+
+    @classmethod  # noqa: B027 - an optional hook: many providers have no options
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        """Check the types and ranges of this provider's own options, before any run."""
+
+    @classmethod
+    def supported_params(cls, model: str) -> frozenset[str] | None:
+        """The request parameters ``model`` understands (``None``: unknown)."""
+        return cls.known_params
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         self.model = model
@@ -138,8 +189,8 @@ def split_model_name(model: str) -> tuple[str, str]:
     return prefix, name
 
 
-def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:
-    """The provider for a ``provider/model`` name, built by its registered factory."""
+def provider_factory(model: str) -> ProviderFactory:
+    """The registered factory for a ``provider/model`` name (usually a Provider class)."""
     prefix, _ = split_model_name(model)
     factory = _registered(prefix) or _registered(FALLBACK)
     if factory is None:
@@ -147,7 +198,32 @@ def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provid
             f"unknown provider prefix {prefix!r} in {model!r}",
             hint=f"use one of: {', '.join(provider_prefixes())}",
         )
-    return factory(model, options or {})
+    return factory
+
+
+def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:
+    """The provider for a ``provider/model`` name, built by its registered factory."""
+    return provider_factory(model)(model, options or {})
+
+
+def check_model_entry(model: str, entry: Mapping[str, Any], where: Where) -> None:
+    """A suite's model entry, as far as its provider declares: known keys, then types.
+
+    Builds nothing, so a suite is checked without loading a model or importing its library.
+    """
+    factory = provider_factory(model)
+    keys = getattr(factory, "option_keys", None)
+    if keys is not None:
+        known_keys(entry, (*RUNNER_OPTIONS, *keys), where, what="model option")
+    check = getattr(factory, "check_options", None)
+    if check is not None:
+        check(entry, where)
+
+
+def known_params(model: str) -> frozenset[str] | None:
+    """The request parameters ``model``'s provider understands (``None``: not declared)."""
+    supported = getattr(provider_factory(model), "supported_params", None)
+    return supported(model) if supported is not None else None
 
 
 def _registered(prefix: str) -> ProviderFactory | None:

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.define.prompts import Message
+from promptkit.define.validate import Where, choice, positive_int, string, string_list
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
 from promptkit.providers.batching import Batcher, BatchWork, Outcome
@@ -419,15 +420,32 @@ def normalise(log_likelihoods: Sequence[float]) -> list[float]:
 
 
 class HFProvider(Provider):
+    option_keys = ("device", "dtype", "max_batch_size", "score_labels")
+    known_params = frozenset(
+        {"max_tokens", "temperature", "top_p", "top_k", "repeat_penalty", "stop"}
+    )
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        """Types only: whether the device exists is known once torch is imported."""
+        if options.get("device") is not None:
+            string(options["device"], where.at("device"), what="a device such as auto or cuda")
+        if options.get("dtype") is not None:
+            choice(options["dtype"], ("auto", *_DTYPES), where.at("dtype"))
+        _batch_size(options, where)
+        if options.get("score_labels") is not None:
+            _labels(options["score_labels"], where.at("score_labels"))
+
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
         torch, _ = import_hf()
         self.source = resolve_source(model.partition("/")[2])
         self.device = pick_device(torch, options.get("device"))
         self.dtype = pick_dtype(torch, self.device, options.get("dtype"))
-        self.max_batch_size = _positive_int(options.get("max_batch_size", 8), "max_batch_size")
+        where = Where(key=model, error=ProviderConfigError)
+        self.max_batch_size = _batch_size(options, where)
         labels = options.get("score_labels")
-        self.score_labels = None if labels is None else _labels(labels)
+        self.score_labels = None if labels is None else _labels(labels, where.at("score_labels"))
         # The runner's timeout covers the time a request waits in the queue, so no
         # more than one batch is in flight by default.
         self.default_concurrency = self.max_batch_size
@@ -450,7 +468,8 @@ class HFProvider(Provider):
         self, request: Request, labels: Sequence[str]
     ) -> dict[str, float]:
         """The probability of each label as the reply to ``request``'s messages."""
-        completion = await self._scored(request, _labels(labels))
+        where = Where(key="labels", error=ProviderConfigError)
+        completion = await self._scored(request, _labels(list(labels), where))
         assert completion.label_probs is not None
         return dict(completion.label_probs)
 
@@ -548,25 +567,24 @@ def _model_call(fn: Callable[..., Any], *args: Any) -> Any:
         raise ProviderError(f"{type(exc).__name__}: {message}") from None
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ProviderConfigError(
-            f"{name} must be an integer >= 1, not {value!r}", hint=f"e.g. {name}: 8"
-        )
-    return value
+#: A batch past this holds more prompts than any GPU here has memory for: a typo.
+MAX_BATCH_SIZE = 4096
 
 
-def _labels(value: Any) -> tuple[str, ...]:
-    labels = tuple(value) if isinstance(value, list | tuple) else ()
-    if len(labels) < 2 or not all(isinstance(v, str) and v for v in labels):
-        raise ProviderConfigError(
-            f"score_labels must list at least two labels, not {value!r}",
-            hint="e.g. score_labels: [positive, negative]",
+def _batch_size(options: Mapping[str, Any], where: Where) -> int:
+    value = options.get("max_batch_size", 8)
+    return positive_int(value, where.at("max_batch_size"), cap=MAX_BATCH_SIZE, hint="e.g. 8")
+
+
+def _labels(value: Any, where: Where) -> tuple[str, ...]:
+    labels = tuple(string_list(value, where, what="labels", single=False))
+    if len(labels) < 2:
+        raise where.fail(
+            f"{where.key!r} must list at least two labels, not {value!r}",
+            "e.g. score_labels: [positive, negative]",
         )
     if len(set(labels)) != len(labels):
-        raise ProviderConfigError(
-            f"score_labels repeats a label: {list(labels)}", hint="list each label once"
-        )
+        raise where.fail(f"{where.key!r} repeats a label: {list(labels)}", "list each label once")
     return labels
 
 

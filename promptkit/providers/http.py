@@ -18,16 +18,22 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from promptkit.define.validate import Where, string
 from promptkit.errors import ProviderError
 from promptkit.providers.base import Request, sample_seed
 
 __all__ = [
+    "ENDPOINT_OPTIONS",
     "RETRYABLE_STATUS",
+    "check_endpoint_options",
     "connect_failure",
     "parse_retry_after",
     "request_seed",
     "status_error",
 ]
+
+#: The model-entry options of a provider that talks to an HTTP endpoint.
+ENDPOINT_OPTIONS = ("api_base", "api_key_env")
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 _HINTS = {
@@ -108,3 +114,11 @@ def request_seed(request: Request) -> int | None:
     if request.seed is None:
         return None
     return sample_seed(request.seed, request.repeat)
+
+
+def check_endpoint_options(options: Mapping[str, Any], where: Where) -> None:
+    """``api_base`` is a URL string, ``api_key_env`` the name of an environment variable."""
+    if options.get("api_base") is not None:
+        string(options["api_base"], where.at("api_base"), what="a URL such as http://host/v1")
+    if options.get("api_key_env") is not None:
+        string(options["api_key_env"], where.at("api_key_env"), what="an environment variable name")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from promptkit.define.validate import Where
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import (
     FALLBACK,
@@ -23,7 +24,9 @@ from promptkit.providers.base import (
     split_model_name,
 )
 from promptkit.providers.http import (
+    ENDPOINT_OPTIONS,
     RETRYABLE_STATUS,
+    check_endpoint_options,
     connect_failure,
     parse_retry_after,
     request_seed,
@@ -51,6 +54,17 @@ def import_litellm() -> Any:
 
 class LitellmProvider(Provider):
     default_concurrency = 16
+    option_keys = ENDPOINT_OPTIONS
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        check_endpoint_options(options, where)
+
+    @classmethod
+    def supported_params(cls, model: str) -> frozenset[str] | None:
+        """litellm's own list for the model's provider (it drops the rest of OpenAI's
+        names silently); ``None`` when litellm does not know the provider."""
+        return _litellm_params(model)
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
@@ -106,6 +120,17 @@ class LitellmProvider(Provider):
             cost=_cost(litellm, response),
             finish_reason=choice.finish_reason,
         )
+
+
+@cache
+def _litellm_params(model: str) -> frozenset[str] | None:
+    litellm = import_litellm()
+    prefix, name = split_model_name(model)
+    try:
+        names = litellm.get_supported_openai_params(model=name, custom_llm_provider=prefix)
+    except Exception:  # an unknown provider is reported when the model is built
+        return None
+    return frozenset(names) if names else None
 
 
 def _cost(litellm: Any, response: Any) -> float | None:

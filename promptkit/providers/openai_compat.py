@@ -22,9 +22,16 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from promptkit.define.validate import Where
 from promptkit.errors import ProviderError
-from promptkit.providers.base import Completion, Provider, Request, register_provider
-from promptkit.providers.http import connect_failure, request_seed, status_error
+from promptkit.providers.base import CHAT_PARAMS, Completion, Provider, Request, register_provider
+from promptkit.providers.http import (
+    ENDPOINT_OPTIONS,
+    check_endpoint_options,
+    connect_failure,
+    request_seed,
+    status_error,
+)
 from promptkit.redact import clip, remember_secret
 
 if TYPE_CHECKING:
@@ -38,6 +45,13 @@ DEFAULT_API_BASE = "https://api.openai.com/v1"
 class OpenAICompatProvider(Provider):
     # An HTTP endpoint serves many requests at once; the runner bounds this per model.
     default_concurrency = 64
+    option_keys = ENDPOINT_OPTIONS
+    # The servers this path is for (vLLM, llama.cpp, Ollama) also take these samplers.
+    known_params = CHAT_PARAMS | {"top_k", "min_p", "repetition_penalty", "repeat_penalty"}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        check_endpoint_options(options, where)
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
