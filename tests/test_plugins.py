@@ -95,10 +95,12 @@ def test_plugin_provider_and_scorer_run_in_eval(site: Path, tmp_path: Path) -> N
 
 
 def test_broken_plugin_is_one_line_naming_it(site: Path, tmp_path: Path) -> None:
-    done = promptkit(site, "eval", str(suite(tmp_path, models="broken/m")), "--quiet")
+    path = suite(tmp_path, models="broken/m")
+    done = promptkit(site, "eval", str(path), "--quiet")
     assert done.returncode == 2
-    assert one_line(done.stderr) == (
-        "promptkit: error: entry point 'broken' (promptkit_echo.broken) of promptkit-echo, "
+    assert one_line(done.stderr) == (  # found while the suite's model entries are checked
+        f"promptkit: error: {path}:5: entry point 'broken' (promptkit_echo.broken) of "
+        "promptkit-echo, "
         "group promptkit.providers failed to load: ModuleNotFoundError: "
         "No module named 'promptkit_echo_missing_dependency' (fix or uninstall promptkit-echo)"
     )
