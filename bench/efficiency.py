@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _fake import fake_server, machine_load
 from _project import make_project
 
-from promptkit import load_run, load_suite, run_suite
+from promptkit import RunOptions, load_run, load_suite, run_suite
 
 
 def one_run(url: str, root: Path, n: int, concurrency: int) -> tuple[float, float, float]:
@@ -32,7 +32,7 @@ def one_run(url: str, root: Path, n: int, concurrency: int) -> tuple[float, floa
     suite = load_suite(make_project(root, n, f"{{name: oai/fake, api_base: '{url}'}}"))
     runs = root / ".promptkit" / "runs"
     started = time.perf_counter()
-    result = run_suite(suite, root=runs, concurrency=concurrency, cache=False)
+    result = run_suite(suite, RunOptions(concurrency=concurrency, cache=False), root=runs)
     wall = time.perf_counter() - started
     assert result.cases == n and result.errors == 0, result
     latency = load_run(result.run_id, root=runs)["latency_s"]

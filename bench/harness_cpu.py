@@ -20,15 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _fake import fake_server, machine_load
 from _project import make_project
 
-from promptkit import load_suite, run_suite
+from promptkit import RunOptions, load_suite, run_suite
 
 
-def measure(url: str, root: Path, n: int, **options: object) -> tuple[float, float, float]:
+def measure(url: str, root: Path, n: int, *, cache: bool = True) -> tuple[float, float, float]:
     """(user CPU s, system CPU s, wall s) of one run of ``n`` cases."""
     suite = load_suite(make_project(root, n, f"{{name: oai/fake, api_base: '{url}'}}"))
     before, wall = os.times(), time.perf_counter()
-    options = {"concurrency": 64, **options}
-    result = run_suite(suite, root=root / ".promptkit" / "runs", **options)
+    options = RunOptions(concurrency=64, cache=cache)
+    result = run_suite(suite, options, root=root / ".promptkit" / "runs")
     after, wall = os.times(), time.perf_counter() - wall
     assert result.cases == n and result.errors == 0, result
     return after.user - before.user, after.system - before.system, wall
@@ -38,8 +38,8 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     with fake_server("--latency-ms", "0") as url, tempfile.TemporaryDirectory() as tmp:
         measure(url, Path(tmp) / "warm", 20)  # imports aiohttp, pandas, scipy once
-        for label, options in (("cache on (writes)", {}), ("no cache", {"cache": False})):
-            user, system, wall = measure(url, Path(tmp) / label.replace(" ", "_"), n, **options)
+        for label, cache in (("cache on (writes)", True), ("no cache", False)):
+            user, system, wall = measure(url, Path(tmp) / label.replace(" ", "_"), n, cache=cache)
             print(
                 f"harness CPU, {label}: {(user + system) * 1000 / n:.3f} ms/case "
                 f"(user {user * 1000 / n:.3f} + system {system * 1000 / n:.3f}; "

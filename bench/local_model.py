@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from promptkit import evaluate, load_run
+from promptkit import RunOptions, evaluate, load_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,15 +25,17 @@ def main() -> None:
     answers = []
     with tempfile.TemporaryDirectory() as tmp:
         # Load the model and fault its mmapped weights in before anything is timed.
-        evaluate(REPO / "evals" / "sentiment.yaml", limit=1, cache=False, root=Path(tmp) / "w")
+        evaluate(
+            REPO / "evals" / "sentiment.yaml",
+            RunOptions(limit=1, cache=False),
+            root=Path(tmp) / "w",
+        )
         for concurrency in (1, 4):
             started = time.perf_counter()
             result = evaluate(
                 REPO / "evals" / "sentiment.yaml",
+                RunOptions(limit=rows, concurrency=concurrency, cache=False),
                 prompts=["sentiment@v2"],
-                limit=rows,
-                concurrency=concurrency,
-                cache=False,
                 root=Path(tmp) / "runs",
             )
             wall = time.perf_counter() - started

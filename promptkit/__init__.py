@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptkit.advise import Advice, advise_run
-    from promptkit.api import estimate, evaluate, render_prompt
+    from promptkit.api import PrResult, estimate, evaluate, evaluate_pr, render_prompt
     from promptkit.ci.baseline import (
         RunOutcome,
         load_outcome,
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     )
     from promptkit.ci.check import CheckReport, check_project
     from promptkit.ci.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
+    from promptkit.ci.pipeline import PullRequest, Verdict, prepare_pr
     from promptkit.define.datasets import Dataset, Row, load_dataset
     from promptkit.define.parsers import Parsed, make_parser
     from promptkit.define.prompts import Message, Prompt, PromptLibrary
@@ -67,6 +68,11 @@ _EXPORTS = {
     "advise_run": "promptkit.advise",
     "estimate": "promptkit.api",
     "evaluate": "promptkit.api",
+    "evaluate_pr": "promptkit.api",
+    "PrResult": "promptkit.api",
+    "PullRequest": "promptkit.ci.pipeline",
+    "Verdict": "promptkit.ci.pipeline",
+    "prepare_pr": "promptkit.ci.pipeline",
     "render_prompt": "promptkit.api",
     "RunOutcome": "promptkit.ci.baseline",
     "load_outcome": "promptkit.ci.baseline",

@@ -3,67 +3,156 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptkit.ci.pipeline import GateRules, Verdict, prepare_pr
 from promptkit.define.datasets import Row
 from promptkit.define.prompts import Message, PromptLibrary
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.run.caller import RunOptions
 from promptkit.run.estimate import DryRun, dry_run
 from promptkit.run.plan import Planner
+from promptkit.run.preflight import enforce, preflight
 from promptkit.run.runner import ProgressCallback, RunResult, run_suite
-from promptkit.suite import Suite, Variant, load_suite
+from promptkit.suite import Suite, Variant, load_suite, select_suite
 
-__all__ = ["estimate", "evaluate", "render_prompt"]
+__all__ = ["PrResult", "estimate", "evaluate", "evaluate_pr", "render_prompt"]
 
 
 def evaluate(
     suite: str | Path | Suite,
+    options: RunOptions | None = None,
     *,
     models: Sequence[str] = (),
     prompts: Sequence[str] = (),
-    limit: int | None = None,
-    concurrency: int | None = None,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
-    **options: Any,
+    strict: bool = False,
 ) -> RunResult:
     """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists.
 
-    Further ``options`` are those of :class:`promptkit.run.runner.RunOptions`: ``rpm``,
-    ``timeout``, ``retries``, ``cache``, ``refresh``, ``max_cost``, ``api_base``,
-    ``resume``.
+    ``options`` (a :class:`~promptkit.run.caller.RunOptions`) sets ``limit``,
+    ``concurrency``, ``rpm``, ``timeout``, ``retries``, ``cache``, ``refresh``,
+    ``max_cost``, ``api_base`` and ``resume``. ``strict``: refuse to start
+    (:class:`BadInput`) on what :func:`promptkit.run.preflight.preflight` finds:
+    request parameters a model does not know, reference labels no parser produces.
     """
-    return run_suite(
-        _select(suite, models, prompts),
-        root=root,
-        on_progress=on_progress,
-        limit=limit,
-        concurrency=concurrency,
-        **options,
-    )
+    selected = select_suite(suite, models, prompts)
+    if strict:
+        enforce(preflight(selected))
+    return run_suite(selected, options, root=root, on_progress=on_progress)
 
 
 def estimate(
     suite: str | Path | Suite,
+    options: RunOptions | None = None,
     *,
     models: Sequence[str] = (),
     prompts: Sequence[str] = (),
     root: str | Path = DEFAULT_ROOT,
-    **options: Any,
 ) -> DryRun:
     """What :func:`evaluate` would send: requests, cache hits, prompt tokens, cost."""
-    return dry_run(_select(suite, models, prompts), root=root, **options)
+    return dry_run(select_suite(suite, models, prompts), options, root=root)
 
 
-def _select(suite: str | Path | Suite, models: Sequence[str], prompts: Sequence[str]) -> Suite:
-    loaded = suite if isinstance(suite, Suite) else load_suite(suite)
-    if models:
-        loaded = loaded.with_models(models)
-    if prompts:
-        loaded = loaded.with_prompts(prompts)
-    return loaded
+@dataclass(frozen=True)
+class PrResult:
+    """A pull-request evaluation: the run, its comparison with the baseline, the verdict."""
+
+    run: RunResult
+    verdict: Verdict
+    markdown: str | None  # the pull-request summary; None for a plain run
+
+    @property
+    def passed(self) -> bool:
+        """True unless a gate rule failed (provider errors are ``run.errors``)."""
+        return self.verdict.passed
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`~promptkit.errors.GateFailed` (exit code 1) when a rule failed."""
+        self.verdict.raise_for_failure()
+
+
+def evaluate_pr(
+    suite: str | Path | Suite,
+    options: RunOptions | None = None,
+    *,
+    baseline: str | None = None,
+    baseline_run: str | Path | None = None,
+    gate: GateRules = False,
+    junit: str | Path | None = None,
+    markdown: str | Path | None = None,
+    step_summary: str | Path | None = None,
+    save_baseline: str | Path | None = None,
+    models: Sequence[str] = (),
+    prompts: Sequence[str] = (),
+    root: str | Path = DEFAULT_ROOT,
+    on_progress: ProgressCallback | None = None,
+    strict: bool = False,
+) -> PrResult:
+    """Run ``suite`` for a pull request: compare with a baseline, judge the gate, write CI files.
+
+    ``baseline`` is a git ref (its prompt versions run beside yours, on the same rows);
+    ``baseline_run`` a stored run or a committed baseline file. ``gate`` adds rules to
+    the suite's ``gate:`` (same shape), or ``True`` to require that the suite has some.
+    ``junit``/``markdown``/``save_baseline`` are files to write; ``step_summary`` a file
+    the Markdown is appended to (``$GITHUB_STEP_SUMMARY`` on GitHub Actions).
+    ``strict`` is :func:`evaluate`'s. The verdict is returned, never raised: call
+    :meth:`PrResult.raise_for_failure`.
+    """
+    pr = prepare_pr(
+        suite,
+        models=models,
+        prompts=prompts,
+        baseline=baseline,
+        baseline_run=baseline_run,
+        gate=gate,
+        root=root,
+    )
+    if strict:
+        enforce(preflight(pr.suite))
+    result = run_suite(pr.suite, options, root=root, on_progress=on_progress)
+    wants_report = bool(junit or markdown or step_summary or save_baseline)
+    verdict = pr.conclude(result.path, reread=wants_report)
+    text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, root)
+    return PrResult(result, verdict, text)
+
+
+def _write_ci_files(
+    verdict: Verdict,
+    junit: str | Path | None,
+    markdown: str | Path | None,
+    step_summary: str | Path | None,
+    save_baseline: str | Path | None,
+    root: str | Path,
+) -> str | None:
+    """JUnit, Markdown (to a file and appended to the step summary), a baseline file."""
+    from promptkit.ci.baseline import save_baseline_file
+    from promptkit.report.junit import write_junit
+    from promptkit.report.markdown import render_markdown
+
+    outcome = verdict.outcome
+    if outcome is None:
+        return None
+    if junit:
+        write_junit(outcome, junit, verdict.gate)
+    text = render_markdown(outcome, verdict.gate)
+    if markdown:
+        _write(Path(markdown), text)
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as summary:
+            summary.write(text + "\n")
+    if save_baseline:
+        save_baseline_file(outcome.path, save_baseline, root=root)
+    return text
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, "utf-8")
 
 
 def render_prompt(
@@ -78,7 +167,7 @@ def render_prompt(
     """The messages ``ref`` produces, from explicit variables or a suite's row and pool."""
     if suite is None:
         if shots:
-            raise BadInput("--shots needs --suite", hint="the suite names the example pool")
+            raise BadInput("shots need a suite", hint="the suite names the example pool")
         return PromptLibrary(prompts_dir).get(ref).render(dict(variables or {}))
     loaded = load_suite(suite).with_prompts([ref])
     planner = Planner(loaded)

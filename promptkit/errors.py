@@ -10,11 +10,15 @@
     └── GateFailed                 exit code 1: a quality gate rule did not hold
 
 The CLI turns any of these into one line on stderr: ``file:line: message (fix)``.
+Messages and hints are redacted as the error is made (:func:`promptkit.redact.redact`),
+so no key an error quotes (a provider's echoed request, an ``api_base``) travels further.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from promptkit.redact import redact
 
 __all__ = [
     "BadInput",
@@ -42,11 +46,12 @@ class PromptkitError(Exception):
         line: int | None = None,
         hint: str | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.path = str(path) if path is not None else None
         self.line = line
-        self.hint = hint
+        self.hint = redact(hint) if hint else hint
 
     def __str__(self) -> str:
         where = ""
@@ -77,7 +82,8 @@ class ProviderConfigError(BadInput):
 
 
 class ProviderError(PromptkitError):
-    """A model call failed. ``retryable`` tells the runner whether to try again."""
+    """A model call failed. ``retryable`` tells the runner whether to try again;
+    ``unreachable`` says no connection could be made at all (refused, no such host)."""
 
     exit_code = 3
 
@@ -88,11 +94,13 @@ class ProviderError(PromptkitError):
         retryable: bool = False,
         retry_after: float | None = None,
         status: int | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.unreachable = unreachable
 
 
 class GateFailed(PromptkitError):

@@ -14,16 +14,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from promptkit.define.datasets import Dataset, load_dataset
 from promptkit.define.files import is_dir, is_file, parse_yaml, read_python_source, read_text
 from promptkit.define.prompts import Prompt, PromptLibrary
-from promptkit.define.shots import ShotSettings
+from promptkit.define.shots import ShotSettings, ShotSpec, read_shots
+from promptkit.define.validate import (
+    Where,
+    finite_number,
+    key_lines,
+    known_keys,
+    mapping,
+    non_negative_int,
+    positive_int,
+    positive_number,
+    request_params,
+    seed_value,
+    string,
+    string_list,
+)
 from promptkit.errors import BadInput, PromptkitError, SuiteError
+from promptkit.providers.base import check_model_entry, split_model_name
 from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
 
-__all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite"]
+__all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite", "select_suite"]
 
 DEFAULT_MODEL = "local/smollm2"
 SUITE_KEYS = {
@@ -49,15 +62,22 @@ SUITE_KEYS = {
     "prompts_dir": "folder of prompt families (default: nearest prompts/ above the suite)",
     "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.ci.gate)",
 }
-SHOT_KEYS = ("k", "strategy", "seed", "token_budget")
 PRICE_KEYS = ("input_per_1m", "output_per_1m")
-MODEL_OPTION_KEYS_RESERVED = ("name",)
+DATASET_KEYS = ("path", "id")
+# Caps on sizes: past them a number is a typo (1e20 repeats), and saying so beats running on.
+MAX_REPEAT = 10_000
+MAX_CONCURRENCY = 10_000
+MAX_RETRIES = 100
+MAX_TIMEOUT_S = 86_400.0
+MIN_RPM = 0.01
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the suite names it (``models[2]``); empty for a model given on the command line.
+    key: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,6 +117,12 @@ class Suite:
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
     library: PromptLibrary | None = None
+    #: The suite file's line of each key path (``models[2].params``), for messages.
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, key: str) -> Where:
+        """A key of this suite file, for a one-line message that names its line."""
+        return Where(self.path, key, self.lines, SuiteError, SUITE_KEYS)
 
     def variants(self) -> list[Variant]:
         """Prompt x model x shots; a template that never reads ``examples`` runs zero-shot
@@ -125,14 +151,23 @@ def load_suite(path: str | Path) -> Suite:
     return _Builder(path, data, lines).build()
 
 
+def select_suite(
+    suite: str | Path | Suite, models: Sequence[str] = (), prompts: Sequence[str] = ()
+) -> Suite:
+    """``suite`` (loaded if it is a path) with ``models``/``prompts`` replacing its lists."""
+    loaded = suite if isinstance(suite, Suite) else load_suite(suite)
+    if models:
+        loaded = loaded.with_models(models)
+    if prompts:
+        loaded = loaded.with_prompts(prompts)
+    return loaded
+
+
 def _read_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     data, node = parse_yaml(text, path=path, error=SuiteError)
     if not isinstance(data, dict):
         raise SuiteError("a suite must be a YAML mapping", path=path, hint="see evals/*.yaml")
-    lines = {}
-    if isinstance(node, yaml.MappingNode):
-        lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-    return data, lines
+    return data, key_lines(node)
 
 
 class _Builder:
@@ -147,14 +182,13 @@ class _Builder:
         return Path(os.path.normpath(self.base / str(relative)))
 
     def error(self, key: str, message: str, hint: str) -> SuiteError:
-        return SuiteError(message, path=self.path, line=self.lines.get(key), hint=hint)
+        return SuiteError(message, path=self.path, line=self.where(key).line, hint=hint)
+
+    def where(self, key: str) -> Where:
+        return Where(str(self.path), key, self.lines, SuiteError, SUITE_KEYS)
 
     def build(self) -> Suite:
-        for key in self.data:
-            if key not in SUITE_KEYS:
-                raise self.error(
-                    key, f"unknown key {key!r}", f"known keys: {', '.join(SUITE_KEYS)}"
-                )
+        known_keys(self.data, SUITE_KEYS, self.where(""))
         for key in ("dataset", "prompts"):
             if key not in self.data:
                 raise self.error(key, f"missing key {key!r}", f"{key}: {SUITE_KEYS[key]}")
@@ -168,61 +202,79 @@ class _Builder:
         if pool is not None:
             pool.require_columns(needed, needed_by=f"suite {self.path} (example pool)")
         library = self._library()
-        shots, shot_settings = self._shots(pool)
+        shots = self._shots(pool)
         return Suite(
             path=str(self.path),
             name=self.path.stem,
-            description=str(self.data.get("description") or ""),
+            description=self._optional_str("description") or "",
             dataset=dataset,
             inputs=inputs,
             reference=reference,
             pool=pool,
             prompts=self._prompts(library),
             models=self._models(),
-            shots=shots,
-            shot_settings=shot_settings,
-            params=self._mapping("params"),
+            shots=shots.counts,
+            shot_settings=shots.settings,
+            params=request_params(self.data.get("params"), self.where("params")),
             scorers=self._scorers(library),
-            repeat=self._positive_int("repeat", 1),
-            seed=self._int("seed", 0),
-            concurrency=self._positive_int("concurrency", None),
-            timeout=float(self._number("timeout", 120.0)),
-            limit=self._positive_int("limit", None),
-            rpm=self._optional_number("rpm"),
-            retries=self._non_negative_int("retries"),
+            repeat=self._optional(positive_int, "repeat", cap=MAX_REPEAT) or 1,
+            seed=self._seed(),
+            concurrency=self._optional(positive_int, "concurrency", cap=MAX_CONCURRENCY),
+            timeout=self._optional(positive_number, "timeout", cap=MAX_TIMEOUT_S) or 120.0,
+            limit=self._optional(positive_int, "limit"),
+            rpm=_rpm(self.data.get("rpm"), self.where("rpm")),
+            retries=self._optional(non_negative_int, "retries", cap=MAX_RETRIES),
             prices=self._prices(),
             raw=self.data,
             library=library,
+            lines=self.lines,
         )
 
     def _with_key(self, key: str, exc: PromptkitError) -> PromptkitError:
         if exc.path is None:
-            exc.path, exc.line = str(self.path), self.lines.get(key)
+            exc.path, exc.line = str(self.path), self.where(key).line
         return exc
 
+    def _optional(self, read: Any, key: str, **limits: Any) -> Any:
+        """``read(value, where, **limits)`` for a key that may be absent (then None)."""
+        value = self.data.get(key)
+        return None if value is None else read(value, self.where(key), **limits)
+
+    def _seed(self) -> int:
+        value = self.data.get("seed")
+        return 0 if value is None else seed_value(value, self.where("seed"))
+
     def _dataset(self, key: str) -> Dataset:
-        spec = self.data[key]
+        spec, where = self.data[key], self.where(key)
         if isinstance(spec, str):
             spec = {"path": spec}
         if not isinstance(spec, dict) or "path" not in spec:
             raise self.error(key, f"{key!r} needs a path", f"{key}: {SUITE_KEYS[key]}")
-        return load_dataset(self.resolve(spec["path"]), id_column=spec.get("id"))
+        known_keys(spec, DATASET_KEYS, where)
+        path = string(spec["path"], where.at("path"), what="a file path")
+        column = spec.get("id")
+        if column is not None:
+            column = string(column, where.at("id"), what="a column name")
+        return load_dataset(self.resolve(path), id_column=column)
 
     def _inputs(self) -> dict[str, str]:
-        spec = self.data.get("inputs")
+        spec, where = self.data.get("inputs"), self.where("inputs")
         if spec is None:
             raise self.error("inputs", "missing key 'inputs'", f"inputs: {SUITE_KEYS['inputs']}")
-        if isinstance(spec, str):
-            spec = [spec]
-        if isinstance(spec, list) and all(isinstance(c, str) for c in spec):
-            return {c: c for c in spec}
         if isinstance(spec, dict):
-            return {str(k): str(v) for k, v in spec.items()}
-        raise self.error("inputs", "bad 'inputs'", SUITE_KEYS["inputs"])
+            for name, column in spec.items():
+                string(name, where.at(str(name)), what="a variable name")
+                string(column, where.at(str(name)), what="a column name")
+            return dict(spec)
+        columns = string_list(spec, where, what="column names")
+        if not columns:
+            raise where.fail("'inputs' is empty", SUITE_KEYS["inputs"])
+        return {c: c for c in columns}
 
     def _library(self) -> PromptLibrary:
         if "prompts_dir" in self.data:
-            return PromptLibrary(self.resolve(self.data["prompts_dir"]))
+            name = string(self.data["prompts_dir"], self.where("prompts_dir"), what="a folder")
+            return PromptLibrary(self.resolve(name))
         for folder in [self.base, *self.base.resolve().parents]:
             if (folder / "prompts").is_dir():
                 return PromptLibrary(folder / "prompts")
@@ -230,11 +282,14 @@ class _Builder:
 
     def _prompts(self, library: PromptLibrary) -> tuple[Prompt, ...]:
         refs = self.data["prompts"]
-        refs = [refs] if isinstance(refs, str) else refs
-        if not isinstance(refs, list) or not refs:
+        if not refs:
             raise self.error("prompts", "'prompts' must list prompt references", "e.g. [x@v1]")
+        refs = string_list(refs, self.where("prompts"), what="prompt references such as x@v1")
+        if len(set(refs)) != len(refs):
+            twice = next(r for r in refs if refs.count(r) > 1)
+            raise self.error("prompts", f"prompt {twice!r} is listed twice", "list it once")
         try:
-            return tuple(library.get(str(ref)) for ref in refs)
+            return tuple(library.get(ref) for ref in refs)
         except BadInput as exc:
             if exc.path is not None and is_dir(exc.path):
                 # an unknown family or version: the fix is the reference in this suite
@@ -244,53 +299,25 @@ class _Builder:
 
     def _models(self) -> tuple[ModelSpec, ...]:
         spec = self.data.get("models", [DEFAULT_MODEL])
-        spec = [spec] if isinstance(spec, str | dict) else spec
+        listed = isinstance(spec, list)
+        entries = spec if listed else [spec]
         models = []
-        for entry in spec or []:
-            if isinstance(entry, str):
-                models.append(ModelSpec(entry))
-            elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                options = {k: v for k, v in entry.items() if k != "name"}
-                models.append(ModelSpec(entry["name"], options))
-            else:
-                raise self.error("models", f"bad model entry {entry!r}", SUITE_KEYS["models"])
+        for index, entry in enumerate(entries):
+            where = self.where("models").at(index) if listed else self.where("models")
+            models.append(_model_entry(entry, where))
         if not models:
             raise self.error("models", "'models' is empty", SUITE_KEYS["models"])
+        names = [m.name for m in models]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise self.error("models", f"model {twice!r} is listed twice", "list it once")
         return tuple(models)
 
-    def _shots(self, pool: Dataset | None) -> tuple[tuple[int | None, ...], ShotSettings]:
-        spec = self.data.get("shots", [0])
-        if not isinstance(spec, dict):
-            spec = {"k": spec}
-        for key in spec:
-            if key not in SHOT_KEYS:
-                raise self.error(
-                    "shots", f"unknown shots key {key!r}", f"known keys: {', '.join(SHOT_KEYS)}"
-                )
-        ks = spec.get("k", [0])
-        ks = ks if isinstance(ks, list) else [ks]
-        counts: list[int | None] = []
-        for k in ks:
-            if k == "max":
-                counts.append(None)
-            elif isinstance(k, int) and not isinstance(k, bool) and k >= 0:
-                counts.append(k)
-            else:
-                raise self.error("shots", f"bad shot count {k!r}", "use integers >= 0 or 'max'")
-        budget = spec.get("token_budget")
-        if None in counts and budget is None:
-            raise self.error("shots", "k: max needs a token_budget", "add shots.token_budget")
-        if any(counts) and pool is None:
+    def _shots(self, pool: Dataset | None) -> ShotSpec:
+        shots = read_shots(self.data.get("shots", [0]), self.where("shots"), seed=self._seed())
+        if any(shots.counts) and pool is None:
             raise self.error("shots", "few-shot needs an example pool", "add 'examples: <path>'")
-        try:
-            settings = ShotSettings(
-                strategy=str(spec.get("strategy", "first")),
-                seed=int(spec.get("seed", self.data.get("seed", 0))),
-                token_budget=int(budget) if budget is not None else None,
-            )
-        except BadInput as exc:
-            raise self._with_key("shots", exc) from None
-        return tuple(counts), settings
+        return shots
 
     def _scorers(self, library: PromptLibrary) -> tuple[BoundScorer, ...]:
         specs = self.data.get("scorers") or ["exact_match"]
@@ -310,71 +337,96 @@ class _Builder:
 
     def _load_scorer_files(self) -> None:
         files = self.data.get("scorer_files") or []
-        for name in files if isinstance(files, list) else [files]:
+        where = self.where("scorer_files")
+        for index, name in enumerate(string_list(files, where, what="Python file paths")):
             file = self.resolve(name)
             if not is_file(file):
-                raise self.error("scorer_files", f"scorer file {file} not found", "fix the path")
+                raise where.at(index).fail(f"scorer file {file} not found", "fix the path")
             read_python_source(file, error=SuiteError)
-            spec = importlib.util.spec_from_file_location(f"promptkit_user.{file.stem}", file)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-
-    def _mapping(self, key: str) -> dict[str, Any]:
-        value = self.data.get(key) or {}
-        if not isinstance(value, dict):
-            raise self.error(key, f"{key!r} must be a mapping", SUITE_KEYS[key])
-        return value
+            _import_scorer_file(file)
 
     def _optional_str(self, key: str) -> str | None:
         value = self.data.get(key)
-        if value is not None and not isinstance(value, str):
-            raise self.error(key, f"{key!r} must be a column name", SUITE_KEYS[key])
-        return value
-
-    def _number(self, key: str, default: float) -> float:
-        value = self.data.get(key, default)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise self.error(key, f"{key!r} must be a positive number", SUITE_KEYS[key])
-        return float(value)
-
-    def _optional_number(self, key: str) -> float | None:
-        return self._number(key, 1.0) if key in self.data else None
-
-    def _non_negative_int(self, key: str) -> int | None:
-        value = self.data.get(key)
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
-        ):
-            raise self.error(key, f"{key!r} must be an integer >= 0", SUITE_KEYS[key])
-        return value
-
-    def _prices(self) -> dict[str, dict[str, float]]:
-        prices = self._mapping("prices")
-        for model, price in prices.items():
-            fields_ok = isinstance(price, dict) and set(price) <= set(PRICE_KEYS) and price
-            numbers_ok = fields_ok and all(
-                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
-                for v in price.values()
-            )
-            if not numbers_ok:
-                raise self.error(
-                    "prices",
-                    f"bad price for {model!r}: {price!r}",
-                    "give {input_per_1m: DOLLARS, output_per_1m: DOLLARS} per million tokens",
-                )
-        return prices
-
-    def _int(self, key: str, default: int) -> int:
-        value = self.data.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.error(key, f"{key!r} must be an integer", SUITE_KEYS[key])
-        return value
-
-    def _positive_int(self, key: str, default: int | None) -> Any:
-        value = self.data.get(key, default)
         if value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise self.error(key, f"{key!r} must be an integer >= 1", SUITE_KEYS[key])
-        return value
+        what = "a column name" if key == "reference" else "a string"
+        return string(value, self.where(key), what=what)
+
+    def _prices(self) -> dict[str, dict[str, float]]:
+        where = self.where("prices")
+        prices = mapping(self.data.get("prices") or {}, where, what=SUITE_KEYS["prices"])
+        hint = "give {input_per_1m: DOLLARS, output_per_1m: DOLLARS} per million tokens"
+        for model, price in prices.items():
+            place = where.at(str(model))
+            if not isinstance(price, dict) or not price:
+                raise place.fail(f"bad price for {model!r}: {price!r}", hint)
+            known_keys(price, PRICE_KEYS, place)
+            for key, value in price.items():
+                finite_number(value, place.at(key), minimum=0, hint=hint)
+        return prices
+
+
+def _model_entry(entry: Any, where: Where) -> ModelSpec:
+    """``provider/model``, or ``{name, concurrency, rpm, params, extra_params, ...}``
+    with the options its provider declares, each checked for type and range."""
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise where.expected("a model name or {name: provider/model, ...}", entry)
+    name = string(entry["name"], where.at("name"), what="a provider/model name")
+    try:
+        split_model_name(name)
+        check_model_entry(name, entry, where)
+    except BadInput as exc:
+        if exc.path is None:
+            exc.path, exc.line = where.path, where.line
+        raise
+    if entry.get("concurrency") is not None:
+        positive_int(entry["concurrency"], where.at("concurrency"), cap=MAX_CONCURRENCY)
+    _rpm(entry.get("rpm"), where.at("rpm"))
+    request_params(entry.get("params"), where.at("params"))
+    if entry.get("extra_params") is not None:
+        string_list(entry["extra_params"], where.at("extra_params"), what="parameter names")
+    options = {k: v for k, v in entry.items() if k != "name"}
+    return ModelSpec(name, options, key=where.key)
+
+
+def _rpm(value: Any, where: Where) -> float | None:
+    if value is None:
+        return None
+    return finite_number(value, where, minimum=MIN_RPM, hint="requests per minute, e.g. 60")
+
+
+def _import_scorer_file(file: Path) -> None:
+    """Run a suite's scorer file; any failure in it is the file's, named with its line."""
+    spec = importlib.util.spec_from_file_location(f"promptkit_user.{file.stem}", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise SuiteError(
+            f"syntax error in scorer file: {exc.msg}",
+            path=file,
+            line=exc.lineno,
+            hint="fix the Python syntax",
+        ) from None
+    except BadInput:
+        raise
+    except Exception as exc:  # the file's own code failed as it was imported
+        raise SuiteError(
+            f"scorer file failed to import: {type(exc).__name__}: {exc}",
+            path=file,
+            line=_line_in(exc, file),
+            hint="fix the error in the file",
+        ) from None
+
+
+def _line_in(exc: BaseException, file: Path) -> int | None:
+    """The last line of ``file`` the traceback passed through."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == file:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

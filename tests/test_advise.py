@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from promptkit import Completion, Request, evaluate, load_run, register_mock
+from promptkit import Completion, Request, RunOptions, evaluate, load_run, register_mock
 from promptkit.advise import (
     ACTIONS,
     AdviceInputs,
@@ -341,7 +341,9 @@ def test_runs_written_by_hand_are_read(tmp_path: Path) -> None:
 @needs_local_model
 def test_advise_on_a_real_local_model_run(repo: Path) -> None:
     """Token counts measured by llama.cpp, not scripted: the arithmetic must follow them."""
-    result = evaluate(repo / "evals" / "sentiment.yaml", prompts=["sentiment@v2"], limit=4)
+    result = evaluate(
+        repo / "evals" / "sentiment.yaml", RunOptions(limit=4), prompts=["sentiment@v2"]
+    )
     frame = load_run(result.run_id)
     advice = advise_run(
         result.run_id, target=0.5, volume=50_000, prices=PriceOptions(input=0.15, output=0.6)

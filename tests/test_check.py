@@ -102,7 +102,11 @@ def test_prompt_problems_are_listed_with_file_line_and_fix(tmp_path: Path) -> No
         "P/named/v1-draft.jinja: not a version file, so promptkit never loads it "
         "(name it vN.jinja (v1, v2, ...) with no leading zeros)" in problems
     )
-    assert any(p.startswith("P/parser/v1.jinja: unknown parser type 'lable'") for p in problems)
+    assert any(
+        p.startswith("P/parser/v1.jinja:4: 'parser.type' must be one of text, label, json, regex")
+        and "did you mean 'label'?" in p
+        for p in problems
+    )
     assert any(p.startswith("P/syntax/v1.jinja:6: ") for p in problems)
     assert (
         "P/undeclared/v1.jinja:7: uses variables it does not declare: lang "

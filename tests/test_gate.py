@@ -185,7 +185,7 @@ def test_bad_gate_input_exits_2(cli: Any, tmp_path: Path, monkeypatch: pytest.Mo
     suite.write_text(suite.read_text().split("gate:")[0])
     code, _, err = cli("eval", "evals/s.yaml", "--quiet", "--gate")
     assert code == 2
-    assert "--gate has no rules to judge" in _error_line(err)
+    assert "the gate has no rules to judge" in _error_line(err)
 
 
 def test_junit_has_a_testcase_per_row_and_variant(

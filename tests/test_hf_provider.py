@@ -22,6 +22,7 @@ from promptkit import (
     Message,
     ProviderConfigError,
     Request,
+    RunOptions,
     evaluate,
     get_provider,
     load_run,
@@ -157,7 +158,7 @@ def test_smollm2_without_its_package_says_what_to_install(
                 reason="this machine has a CUDA GPU",
             ),
         ),
-        ({"max_batch_size": 0}, "max_batch_size must be an integer >= 1"),
+        ({"max_batch_size": 0}, "max_batch_size. must be an integer from 1"),
         ({"score_labels": ["only"]}, "at least two labels"),
         ({"score_labels": ["a", "a"]}, "repeats a label"),
     ],
@@ -284,7 +285,7 @@ models:
 scorers: [label_accuracy]
 """,
     )
-    result = evaluate(suite, limit=5)
+    result = evaluate(suite, RunOptions(limit=5))
     assert result.errors == 0
     frame = load_run(result.run_id)
     assert len(frame) == 5

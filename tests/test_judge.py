@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +19,7 @@ from promptkit import (
     Completion,
     Provider,
     Request,
+    RunOptions,
     SuiteError,
     evaluate,
     load_run,
@@ -140,8 +142,10 @@ def test_pairwise_consistent_judge_gives_a_clear_win_or_loss() -> None:
 
 
 def test_judge_prompt_errors_are_suite_errors(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match="judge prompt 'nojudge@v1' not found"):
+    with pytest.raises(SuiteError, match="judge prompt 'nojudge@v1' not found") as missing:
         make_scorer({"llm_judge": {"rubric": RUBRIC, "prompt": "nojudge@v1", "model": "mock/x"}})
+    shipped = Path(str(missing.value.hint).rpartition("a copy of promptkit's own ")[2])
+    assert shipped.name == "v1.jinja" and "VERDICT" in shipped.read_text("utf-8")  # copyable
     with pytest.raises(SuiteError, match="needs the argument 'rubric'"):
         make_scorer({"llm_judge": {"model": "mock/x"}})
     with pytest.raises(SuiteError, match="samples must be at least 1"):
@@ -174,7 +178,7 @@ def test_judge_through_the_run_counts_tokens_and_cost_on_the_row(tmp_path: Path)
 
     register_mock("judge-run", judge)
     suite = judged_project(tmp_path, "mock/judge-run", samples=2)
-    result = evaluate(suite, prompts=["cls@v1"], limit=2)
+    result = evaluate(suite, RunOptions(limit=2), prompts=["cls@v1"])
     frame = load_run(result.run_id)
     assert result.errors == 0 and len(frame) == 4
     # per case: 2 rubric samples + 2 pairwise orders x 1 sample
@@ -195,9 +199,9 @@ def test_judge_through_the_run_counts_tokens_and_cost_on_the_row(tmp_path: Path)
 def test_suite_may_override_the_judge_prompt(tmp_path: Path) -> None:
     seen = scripted("judge-own", ["VERDICT: PASS"])
     suite = judged_project(tmp_path, "mock/judge-own", samples=1)
-    own = (Path(__file__).resolve().parents[1] / "prompts" / "judge" / "v1.jinja").read_text()
+    own = (files("promptkit.scorers") / "judge_prompts" / "judge" / "v1.jinja").read_text("utf-8")
     write(tmp_path / "prompts" / "judge" / "v1.jinja", own.replace("strict, fair", "house-style"))
-    evaluate(suite, prompts=["cls@v1"], limit=1)
+    evaluate(suite, RunOptions(limit=1), prompts=["cls@v1"])
     rubric_requests = [r for r in seen if "house-style" in r.messages[0].content]
     assert len(rubric_requests) == 2  # one case x two shot variants
 
@@ -220,10 +224,10 @@ def test_identical_runs_send_identical_judge_requests(tmp_path: Path) -> None:
             for r in requests
         )
 
-    evaluate(suite, prompts=["cls@v1"], limit=2)
+    evaluate(suite, RunOptions(limit=2), prompts=["cls@v1"])
     first = keys(seen)
     seen.clear()
-    evaluate(suite, prompts=["cls@v1"], limit=2)
+    evaluate(suite, RunOptions(limit=2), prompts=["cls@v1"])
     assert keys(seen) == first
     assert len(first) == 4 * 4  # 4 cases x (2 rubric samples + 2 pairwise orders)
 
@@ -243,13 +247,13 @@ def test_second_identical_run_reuses_judge_answers(tmp_path: Path) -> None:
     register_provider("cachedjudge")(CachedJudge)
     CachedJudge.calls.clear()
     suite = judged_project(tmp_path, "cachedjudge/v1", samples=2)
-    first = evaluate(suite, prompts=["cls@v1"], limit=2)
+    first = evaluate(suite, RunOptions(limit=2), prompts=["cls@v1"])
     asked = len(CachedJudge.calls)
     # 4 cases x (2 rubric samples + 2 pairwise orders) = 16 judge requests, but mock/echo
     # gives both shot variants of a row the same answer, so only 8 differ: the cache
     # answers the other 8 within the first run already.
     assert asked == 8
-    second = evaluate(suite, prompts=["cls@v1"], limit=2)
+    second = evaluate(suite, RunOptions(limit=2), prompts=["cls@v1"])
     assert len(CachedJudge.calls) == asked  # every judge answer came from the cache
     # ...and its tokens and cost still count on the rows, as the first run's did
     assert (
@@ -263,7 +267,7 @@ def test_second_identical_run_reuses_judge_answers(tmp_path: Path) -> None:
 def test_local_model_as_judge_structure(tmp_path: Path) -> None:
     """The real SmolLM2 judges a few answers: structure, counts and pairing, not its taste."""
     suite = judged_project(tmp_path, "local/smollm2", samples=2, params="{max_tokens: 48}")
-    result = evaluate(suite, prompts=["plain@v1"], limit=2, models=["mock/echo"])
+    result = evaluate(suite, RunOptions(limit=2), prompts=["plain@v1"], models=["mock/echo"])
     frame = load_run(result.run_id)
     assert result.errors == 0 and len(frame) == 2
     for details in frame["score_details"]:

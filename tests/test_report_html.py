@@ -19,6 +19,7 @@ from promptkit import (
     Completion,
     ProviderError,
     Request,
+    RunOptions,
     evaluate,
     html_report,
     load_run,
@@ -357,7 +358,7 @@ def test_repeats_keep_the_first_output_and_the_mean_score(tmp_path: Path) -> Non
     register_mock("flip", lambda request: next(replies))
     suite = make_hostile_project(tmp_path / "proj")
     suite.write_text(SUITE.replace("mock/hostile", "mock/flip") + "repeat: 2\n")
-    run = content.load_content(evaluate(suite, prompts=["cls@v1"], concurrency=1).path)
+    run = content.load_content(evaluate(suite, RunOptions(concurrency=1), prompts=["cls@v1"]).path)
     first = content.row_table(run)["rows"][0][3][0]  # r0 (neg), cls@v1 k=0
     assert first[:5] == ["pos", None, [0.5, 0.5], None, 2]
 
@@ -394,3 +395,14 @@ def test_a_git_baseline_run_compares_each_variant_with_its_own_base(
     difference = head.differences["label_accuracy"]
     assert difference.mean == pytest.approx(0.5 - 25 / 30)
     assert difference.broken == 15 and difference.fixed == 5  # even rows lost, odd rows >= 20 won
+
+
+def test_shots_plot_accepts_a_bound_a_rounding_error_inside_the_mean() -> None:
+    # A perfect score's Wilson upper bound came out as 0.9999999999999999 < 1.0, and
+    # matplotlib refused the negative error bar: `--html` failed after the run.
+    from promptkit.report.plots import ShotPoint, shots_svg
+
+    points = [
+        ShotPoint("v2", "#1f77b4", k, 1.0, 0.926, 1.0 - 1e-16, 50.0 + k, None) for k in (0, 4)
+    ]
+    assert shots_svg(points).lstrip().startswith("<")

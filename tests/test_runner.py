@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from promptkit import Completion, ProviderError, Request, evaluate, load_run, register_mock
+from promptkit import (
+    Completion,
+    ProviderError,
+    Request,
+    RunOptions,
+    evaluate,
+    load_run,
+    register_mock,
+)
 from tests.test_suite import BASE, make_project
 
 
@@ -67,7 +75,7 @@ def test_shots_and_limit_reach_the_request(tmp_path: Path) -> None:
 
     register_mock("record", record)
     suite = make_project(tmp_path / "proj", BASE.replace("mock/echo", "mock/record"))
-    evaluate(suite, prompts=["cls@v2"], limit=2)
+    evaluate(suite, RunOptions(limit=2), prompts=["cls@v2"])
     assert len(seen) == 4
     roles = sorted(len(r.messages) for r in seen)
     assert roles == [2, 2, 6, 6]  # zero-shot: system+user; 2 shots add 2 pairs
@@ -86,3 +94,54 @@ def test_one_seed_formula_gives_every_seed_repeat_pair_its_own_seed() -> None:
     request = Request(model="oai/m", messages=(), seed=1, repeat=0)
     assert request_seed(request) == sample_seed(1, 0) != sample_seed(0, 1)
     assert request_seed(Request(model="oai/m", messages=())) is None
+
+
+def test_params_precedence_prompt_then_suite_then_model_entry(tmp_path: Path) -> None:
+    # The prompt's front matter is the default, the suite overrides it, and a model
+    # entry's params override both (they are about that model).
+    seen: list[dict[str, object]] = []
+    register_mock("params", lambda request: seen.append(dict(request.params)) or "pos")
+    suite = make_project(tmp_path / "proj", BASE)
+    prompt = tmp_path / "proj" / "prompts" / "cls" / "v1.jinja"
+    prompt.write_text(
+        prompt.read_text().replace(
+            "---\n", "---\nparams: {temperature: 0.9, top_p: 0.5, seed: 1}\n", 1
+        )
+    )
+    suite.write_text(
+        suite.read_text().replace(
+            "models: [mock/echo]",
+            "params: {temperature: 0.2, top_p: 0.7}\n"
+            "models:\n  - name: mock/params\n    params: {top_p: 0.3}",
+        )
+    )
+    evaluate(suite, RunOptions(limit=1), prompts=["cls@v1"])
+    assert seen and all(p["temperature"] == 0.2 and p["top_p"] == 0.3 for p in seen)
+    assert all(p["seed"] == 1 for p in seen)
+
+
+def test_a_failing_scorer_is_an_error_on_its_row_never_dropped(tmp_path: Path) -> None:
+    suite = make_project(tmp_path / "proj", BASE)
+    write_scorers = tmp_path / "proj" / "evals" / "broken.py"
+    write_scorers.write_text(
+        "from promptkit import Score, scorer\n\n"
+        "@scorer('broken')\n"
+        "def broken(case):\n"
+        "    raise ZeroDivisionError('no score for ' + case.row['id'])\n"
+    )
+    suite.write_text(
+        suite.read_text().replace(
+            "scorers: [label_accuracy, {exact_match: {normalize: true}}]",
+            "scorers: [label_accuracy, broken]",
+        )
+        + "scorer_files: [broken.py]\n"
+    )
+    result = evaluate(suite, prompts=["cls@v1"])
+    frame = load_run(result.run_id)
+    assert frame["error"].notna().all()  # every row says its score is missing, and why
+    assert (
+        frame["error"]
+        .str.contains("scorer 'broken' failed: ZeroDivisionError: no score for r")
+        .all()
+    )
+    assert frame["score.label_accuracy"].notna().all()  # the other scorer's figures stay

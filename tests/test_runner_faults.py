@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from promptkit import evaluate, load_run
+from promptkit import RunOptions, evaluate, load_run
 from promptkit.run.caller import default_cache_path
 from tests.fake_server import FakeServer, Faults
 from tests.test_runner_http import http_project
@@ -40,7 +40,7 @@ def test_mixed_faults_end_in_an_answer_or_an_error_that_says_why(tmp_path: Path)
     )
     with FakeServer(faults) as server:
         suite = http_project(tmp_path, server.url, rows=80, extra="timeout: 0.4\n")
-        result = evaluate(suite, concurrency=16)
+        result = evaluate(suite, RunOptions(concurrency=16))
         log = server.log()
     journal = [json.loads(line) for line in (result.path / "journal.jsonl").open()]
     assert sorted(row["row_id"] for row in journal) == sorted(f"r{i}" for i in range(80))
@@ -132,7 +132,7 @@ def test_sigkill_then_resume_asks_no_answered_case_again(tmp_path: Path) -> None
         asked_before = len(server.log())
         assert 30 <= len(answered) < 120
         suite = tmp_path / "evals" / "reviews.yaml"
-        result = evaluate(suite, cache=False, resume=True)
+        result = evaluate(suite, RunOptions(cache=False, resume=True))
         asked_after = [entry["case"] for entry in server.log()[asked_before:]]
     assert not {f"Review: {text}" for text in answered.values()} & set(asked_after)
     assert len(asked_after) == 120 - len(answered)
@@ -150,7 +150,7 @@ def test_sigint_stops_cleanly_and_resume_finishes(tmp_path: Path) -> None:
         rows = [json.loads(line) for line in journal.read_text().splitlines()]  # all whole
         answered = {row["row_id"] for row in rows}
         asked_before = len(server.log())
-        result = evaluate(tmp_path / "evals" / "reviews.yaml", cache=False, resume=True)
+        result = evaluate(tmp_path / "evals" / "reviews.yaml", RunOptions(cache=False, resume=True))
         assert len(server.log()) - asked_before == 120 - len(answered)
     assert result.cases == 120 and result.errors == 0
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from promptkit import evaluate, load_run
+from promptkit import RunOptions, evaluate, load_run
 from promptkit.run.cache import ResponseCache
 from promptkit.run.caller import default_cache_path
 from promptkit.run.runner import Progress
@@ -95,10 +95,10 @@ def test_no_cache_skips_it_and_refresh_overwrites(server: FakeServer, tmp_path: 
     suite = http_project(tmp_path, server.url)
     evaluate(suite)
     server.configure(reply_prefix="new: ")
-    no_cache = load_run(evaluate(suite, cache=False).run_id)
+    no_cache = load_run(evaluate(suite, RunOptions(cache=False)).run_id)
     assert no_cache["output"].str.startswith("new: ").all() and not no_cache["cached"].any()
     assert not load_run(evaluate(suite).run_id)["output"].str.startswith("new: ").any()
-    refreshed = load_run(evaluate(suite, refresh=True).run_id)
+    refreshed = load_run(evaluate(suite, RunOptions(refresh=True)).run_id)
     assert refreshed["output"].str.startswith("new: ").all()
     assert load_run(evaluate(suite).run_id)["output"].str.startswith("new: ").all()
     assert len(server.log()) == 12 * 3
@@ -122,21 +122,21 @@ def test_api_base_is_part_of_the_cache_key(tmp_path: Path) -> None:
     with FakeServer() as one, FakeServer(Faults(reply_prefix="two: ")) as two:
         suite = http_project(tmp_path, one.url, rows=3)
         evaluate(suite)
-        frame = load_run(evaluate(suite, api_base=two.url).run_id)
+        frame = load_run(evaluate(suite, RunOptions(api_base=two.url)).run_id)
         assert frame["output"].str.startswith("two: ").all()
         assert len(one.log()) == 3 and len(two.log()) == 3
 
 
 def test_concurrency_bounds_requests_in_flight(tmp_path: Path) -> None:
     with FakeServer(Faults(latency_ms=30)) as server:
-        evaluate(http_project(tmp_path, server.url), concurrency=3, cache=False)
+        evaluate(http_project(tmp_path, server.url), RunOptions(concurrency=3, cache=False))
         assert server.peak_in_flight == 3
     with FakeServer(Faults(latency_ms=30)) as server:
         # The model's own option beats the suite's.
         suite = http_project(
             tmp_path, server.url, extra="concurrency: 5\n", model_options=", concurrency: 2"
         )
-        evaluate(suite, cache=False)
+        evaluate(suite, RunOptions(cache=False))
         assert server.peak_in_flight == 2
 
 
@@ -173,7 +173,7 @@ def test_non_retryable_errors_fail_at_once(server: FakeServer, tmp_path: Path) -
 def test_resume_asks_only_errored_and_missing_cases(server: FakeServer, tmp_path: Path) -> None:
     suite = http_project(tmp_path, server.url, rows=20)
     server.configure(bad_request=0.4, seed=3)
-    first = evaluate(suite, cache=False)
+    first = evaluate(suite, RunOptions(cache=False))
     failed = {row for row in load_run(first.run_id).query("error.notna()")["row_id"]}
     assert 0 < len(failed) < 20
     # Lose the journal's last good line too, as a kill would.
@@ -184,7 +184,7 @@ def test_resume_asks_only_errored_and_missing_cases(server: FakeServer, tmp_path
     journal.write_text("".join(lines[:last_good] + lines[last_good + 1 :]))
     server.configure(bad_request=0.0)
     before = len(server.log())
-    resumed = evaluate(suite, cache=False, resume=True)
+    resumed = evaluate(suite, RunOptions(cache=False, resume=True))
     assert resumed.run_id == first.run_id
     asked = [e["case"] for e in server.log()[before:]]
     rows = load_run(first.run_id)
@@ -208,7 +208,7 @@ def test_resume_refuses_a_changed_prompt(server: FakeServer, tmp_path: Path) -> 
     prompt = tmp_path / "prompts" / "review" / "v1.jinja"
     prompt.write_text(prompt.read_text().replace("one word", "a single word"))
     with pytest.raises(BadInput, match="review@v1 changed since run"):
-        evaluate(suite, resume=True)
+        evaluate(suite, RunOptions(resume=True))
 
 
 def test_max_cost_stops_new_requests_and_resume_finishes(
@@ -218,16 +218,16 @@ def test_max_cost_stops_new_requests_and_resume_finishes(
     # characters / 4, so price the output instead: 1 answer token costs $0.01.
     prices = "prices: {oai/fake: {input_per_1m: 0, output_per_1m: 10000}}\n"
     suite = http_project(tmp_path, server.url, rows=10, extra=prices)
-    result = evaluate(suite, concurrency=1, max_cost=0.25)
+    result = evaluate(suite, RunOptions(concurrency=1, max_cost=0.25))
     frame = load_run(result.run_id)
     per_case = frame["cost"].iloc[0]
     assert per_case > 0 and (frame["cost"] == per_case).all()
     expected = -(-0.25 // per_case)  # requests until the spend reaches the budget
     assert len(frame) == len(server.log()) == expected < 10
-    assert result.stopped is not None and "--max-cost $0.2500 reached" in result.stopped
+    assert result.stopped is not None and "max_cost $0.2500 reached" in result.stopped
     summary = json.loads((result.path / "summary.json").read_text())
     assert summary["stopped"] == result.stopped
-    finished = evaluate(suite, resume=True)
+    finished = evaluate(suite, RunOptions(resume=True))
     assert finished.cases == 10 and finished.stopped is None
     assert len(server.log()) == 10
 
@@ -235,8 +235,8 @@ def test_max_cost_stops_new_requests_and_resume_finishes(
 def test_max_cost_needs_a_price(server: FakeServer, tmp_path: Path) -> None:
     from promptkit import BadInput
 
-    with pytest.raises(BadInput, match="--max-cost needs a price for oai/fake"):
-        evaluate(http_project(tmp_path, server.url), max_cost=1.0)
+    with pytest.raises(BadInput, match="max_cost needs a price for oai/fake"):
+        evaluate(http_project(tmp_path, server.url), RunOptions(max_cost=1.0))
     assert server.log() == []
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from promptkit import evaluate, load_run
+from promptkit import RunOptions, evaluate, load_run
 from tests.conftest import has_local_model, needs_local_model
 
 pytestmark = [pytest.mark.slow, needs_local_model]
@@ -88,14 +88,12 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
-def _sentiment(root: Path, model: str, url: str, **options: Any) -> Any:
+def _sentiment(root: Path, model: str, url: str, *, cache: bool = True) -> Any:
     return evaluate(
         root / "evals" / "sentiment.yaml",
+        RunOptions(limit=3, api_base=url, cache=cache),
         models=[model],
         prompts=["sentiment@v2"],
-        limit=3,
-        api_base=url,
-        **options,
     )
 
 

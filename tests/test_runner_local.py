@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkit import Message, Request, evaluate, get_provider, load_run
+from promptkit import Message, Request, RunOptions, evaluate, get_provider, load_run
 from tests.conftest import needs_local_model
 
 pytestmark = [pytest.mark.slow, needs_local_model]
@@ -44,10 +44,8 @@ def test_run_at_concurrency_4_matches_concurrency_1_and_reports_speed(repo: Path
     def answers(concurrency: int) -> dict[tuple[str, str], str]:
         result = evaluate(
             repo / "evals" / "sentiment.yaml",
+            RunOptions(limit=4, concurrency=concurrency, cache=False),
             prompts=["sentiment@v2"],
-            limit=4,
-            concurrency=concurrency,
-            cache=False,
         )
         summary = json.loads((result.path / "summary.json").read_text())
         assert summary["output_tokens_per_s"]["local/smollm2"] > 0

@@ -68,17 +68,22 @@ def test_unknown_key_names_key_file_and_line(tmp_path: Path) -> None:
     path = make_project(tmp_path, BASE + "scorer: [oops]\n")
     with pytest.raises(SuiteError) as info:
         load_suite(path)
-    assert str(info.value).startswith(f"{path}:9: unknown key 'scorer' (known keys: description")
+    assert str(info.value).startswith(
+        f"{path}:9: unknown key 'scorer' (did you mean 'scorers'?; known keys: description"
+    )
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (("prompts: [cls@v1, cls@v2, plain]", "prompts: [cls@v9]"), "unknown version cls@v9"),
-        (("shots: [0, 2]", "shots: [0, -1]"), "bad shot count -1"),
+        (
+            ("shots: [0, 2]", "shots: [0, -1]"),
+            r"'shots\[1\]' must be an integer from 0 to 10000, not -1",
+        ),
         (
             ("shots: [0, 2]", "shots: {k: [2], strategy: nearest}"),
-            "unknown shot strategy 'nearest'",
+            "'shots.strategy' must be one of first, random, stratified, similar, not 'nearest'",
         ),
         (("shots: [0, 2]", "shots: {k: [max]}"), "k: max needs a token_budget"),
         (("reference: label", "reference: lable"), "has no column 'lable'"),

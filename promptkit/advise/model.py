@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     pass
 
 
-PER_MILLION = 1_000_000
 # "Fewer than about 100 labelled examples: prompt engineering; hundreds to thousands:
 # fine-tuning is worth trying."
 FINETUNE_MIN_EXAMPLES = 100

@@ -1,78 +1,61 @@
 """Per-token prices for the decision: what the user gave, else litellm's bundled price map
-(base models and their ``ft:`` fine-tuned twins); USD per token here, per 1M on the CLI."""
+(base models and their ``ft:`` fine-tuned twins); USD per token here, per 1M on the CLI.
+
+The lookup itself is ``run.pricing``'s, the one home of a model's price; this module adds
+what the decision needs on top: the user's flags, and a source line for every price."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from promptkit.advise.model import PER_MILLION, Prices
-from promptkit.run.pricing import FREE_PREFIXES, litellm_price_map
-
-if TYPE_CHECKING:
-    pass
-
-
-_DATED = r"(-\d{4}-\d{2}-\d{2})?"
+from promptkit.advise.model import Prices
+from promptkit.run.pricing import (
+    PER_MILLION,
+    Price,
+    finetuned_map_price,
+    is_free,
+    map_names,
+    map_price,
+)
 
 
 def _free(model: str) -> Prices | None:
-    prefix = model.partition("/")[0]
-    if prefix in FREE_PREFIXES:
-        kind = "is scripted" if prefix == "mock" else "runs in process"
+    if is_free(model):
+        kind = "is scripted" if model.partition("/")[0] == "mock" else "runs in process"
         return Prices(0.0, 0.0, f"{model} {kind}: 0 per call")
     return None
 
 
-def _bare(model: str) -> list[str]:
-    """Names to look up: the full name, then without the provider prefix."""
-    names = [model]
-    if "/" in model:
-        names.append(model.partition("/")[2])
-    return names
+def _looked_up(
+    model: str, lookup: Callable[[str], tuple[str, Price] | None], missing: str
+) -> Prices:
+    """``model``'s prices from ``lookup`` (a price map entry), 0 when it runs here."""
+    free = _free(model)
+    if free:
+        return free
+    found = lookup(model)
+    if found is None:
+        return Prices(None, None, missing)
+    entry, price = found
+    return Prices(price.input, price.output, f"litellm price map entry {entry!r}")
 
 
 def model_prices(model: str) -> Prices:
     """Per-token prices of ``model`` from litellm's bundled price map (no network)."""
-    free = _free(model)
-    if free:
-        return free
-    table = litellm_price_map()
-    for name in _bare(model):
-        entry = table.get(name)
-        if entry and "input_cost_per_token" in entry:
-            return Prices(
-                float(entry["input_cost_per_token"]),
-                float(entry.get("output_cost_per_token") or 0.0),
-                f"litellm price map entry {name!r}",
-            )
-    return Prices(
-        None, None, f"{model} is not in litellm's price map: pass --input-price/--output-price"
+    return _looked_up(
+        model,
+        map_price,
+        f"{model} is not in litellm's price map: pass --input-price/--output-price",
     )
 
 
 def finetuned_prices(model: str) -> Prices:
     """Inference prices of a fine-tuned ``model``: litellm's ``ft:<model>`` entries."""
-    free = _free(model)
-    if free:
-        return free
-    table = litellm_price_map()
-    for name in _bare(model):
-        pattern = re.compile(rf"^ft:{re.escape(name)}{_DATED}$")
-        keys = sorted(k for k in table if pattern.match(k))
-        if keys:
-            entry = table[keys[-1]]  # the latest dated snapshot
-            return Prices(
-                float(entry["input_cost_per_token"]),
-                float(entry.get("output_cost_per_token") or 0.0),
-                f"litellm price map entry {keys[-1]!r}",
-            )
-    return Prices(
-        None,
-        None,
-        f"litellm's price map has no ft:{_bare(model)[-1]} entry: pass "
+    return _looked_up(
+        model,
+        finetuned_map_price,
+        f"litellm's price map has no ft:{map_names(model)[-1]} entry: pass "
         "--ft-input-price/--ft-output-price",
     )
 

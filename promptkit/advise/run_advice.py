@@ -7,7 +7,7 @@ from pathlib import Path
 
 from promptkit.advise.decision import decide
 from promptkit.advise.measure import measure_run
-from promptkit.advise.model import PER_MILLION, Advice, AdviceInputs
+from promptkit.advise.model import Advice, AdviceInputs
 from promptkit.advise.prices import (
     PriceOptions,
     model_prices,
@@ -15,7 +15,7 @@ from promptkit.advise.prices import (
     resolve_prices,
 )
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.run.pricing import training_price_unknown
+from promptkit.run.pricing import PER_MILLION, training_price_unknown
 
 TRAINING_PRICE_UNKNOWN = training_price_unknown("the one-off cost and the break-even volume")
 

@@ -287,11 +287,16 @@ def _variant_header(info: _StoredVariant) -> dict[str, Any]:
 
 def _per_row(rows: pd.DataFrame, metrics: Sequence[str]) -> list[dict[str, Any]]:
     """One record per row id, repeats averaged (the unit a paired comparison uses)."""
+    import pandas as pd
+
     columns = [f"score.{m}" for m in metrics if f"score.{m}" in rows]
     extra = [c for c in ("prompt_tokens", "completion_tokens", "cost") if c in rows]
     records = []
-    for row_id, group in rows.groupby("row_id", sort=True):
-        means = group[columns + extra].mean(numeric_only=True)
+    # A column with no number in it (cost, where no price is known) holds None: as
+    # floats it is NaN, and left out below, rather than dropped by numeric_only.
+    numbers = rows[columns + extra].apply(pd.to_numeric, errors="coerce")
+    for row_id, group in numbers.groupby(rows["row_id"], sort=True):
+        means = group.mean()
         scores = {c[6:]: float(means[c]) for c in columns if means[c] == means[c]}
         usage = {c: float(means[c]) for c in extra if means[c] == means[c]}
         records.append({"row_id": str(row_id), "scores": scores, **usage})

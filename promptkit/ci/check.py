@@ -3,7 +3,9 @@
 For each prompt file: the front matter, the Jinja syntax, the parser, and that
 the variables it declares (``inputs``) are the variables it uses. For each
 suite: everything ``load_suite`` checks (keys, datasets, prompt references,
-scorers), its gate rules, and that the first row renders in every variant.
+scorers), its gate rules, that the first row renders in every variant, and what
+a run would get silently wrong (:mod:`promptkit.run.preflight`): request
+parameters a model does not know, reference labels a parser can never produce.
 
 Then the immutability rule: a version file that exists at a git ref (by default
 the merge base with ``origin/main``, else ``main``) must not change content.
@@ -117,6 +119,7 @@ def _check_suite(path: Path, report: CheckReport) -> list[Path]:
     """Check one suite; returns its prompt folder when it could be read."""
     from promptkit.ci.gate import suite_gate
     from promptkit.run.plan import Planner
+    from promptkit.run.preflight import preflight
     from promptkit.suite import load_suite
 
     report.suites += 1
@@ -128,6 +131,8 @@ def _check_suite(path: Path, report: CheckReport) -> list[Path]:
     try:
         suite_gate(suite)
         Planner(suite).check_renders()
+        for finding in preflight(suite):
+            report.add(Problem.from_error(finding, path))
     except BadInput as exc:
         report.add(Problem.from_error(exc, path))
     return [suite.library.root] if suite.library is not None else []

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptkit.errors import BadInput
+from promptkit.git import GitError, git_ok, run_git
 
 __all__ = [
     "DEFAULT_BASES",
@@ -34,42 +33,12 @@ DEFAULT_BASES = ("origin/main", "main", "origin/master", "master")
 _VERSION_FILE = re.compile(r"^v(\d+)\.jinja$")
 
 
-class GitError(BadInput):
-    """git is missing, the folder is not a repository, or a ref does not exist."""
-
-
-def _git(
-    args: list[str], cwd: Path, *, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=60,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed", hint="install git, or pass --no-git") from None
-
-
-def _git_ok(args: list[str], cwd: Path, *, stdin: str | None = None) -> str:
-    done = _git(args, cwd, stdin=stdin)
-    if done.returncode != 0:
-        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise GitError(f"git {args[0]}: {message}", path=cwd)
-    return done.stdout
-
-
 def repo_root(start: str | Path) -> Path:
     """The top folder of the repository holding ``start`` (a file or a folder)."""
     folder = Path(start).resolve()
     if not folder.is_dir():
         folder = folder.parent
-    done = _git(["rev-parse", "--show-toplevel"], folder)
+    done = run_git(["rev-parse", "--show-toplevel"], folder)
     if done.returncode != 0:
         raise GitError(
             "not inside a git repository",
@@ -81,7 +50,7 @@ def repo_root(start: str | Path) -> Path:
 
 def resolve_commit(ref: str, root: Path) -> str:
     """The full commit id ``ref`` names, or a :class:`GitError` saying how to get it."""
-    done = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
+    done = run_git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
     if done.returncode != 0 or not done.stdout.strip():
         raise GitError(
             f"unknown git ref {ref!r}",
@@ -97,7 +66,7 @@ def default_base(root: Path) -> str | None:
     None when the repository has no commit yet or none of those branches exists.
     """
     for branch in DEFAULT_BASES:
-        done = _git(["merge-base", "HEAD", branch], root)
+        done = run_git(["merge-base", "HEAD", branch], root)
         if done.returncode == 0 and done.stdout.strip():
             return done.stdout.strip()
     return None
@@ -126,7 +95,7 @@ class GitTree:
 
     def blobs(self, folder: str | Path) -> dict[str, str]:
         """Repository path -> blob id of every file under ``folder`` at this commit."""
-        listing = _git_ok(
+        listing = git_ok(
             ["ls-tree", "-r", "-z", "--full-tree", self.commit, "--", self.relative(folder)],
             self.root,
         )
@@ -142,7 +111,7 @@ class GitTree:
 
     def read(self, path: str | Path) -> str | None:
         """The text of ``path`` at this commit; None when it did not exist there."""
-        done = _git(["show", f"{self.commit}:{self.relative(path)}"], self.root)
+        done = run_git(["show", f"{self.commit}:{self.relative(path)}"], self.root)
         return done.stdout if done.returncode == 0 else None
 
     def versions(self, prompts_dir: str | Path, family: str) -> list[int]:
@@ -186,7 +155,7 @@ def changed_versions(tree: GitTree, prompts_dir: str | Path) -> list[VersionChan
         if _VERSION_FILE.match(Path(path).name) and len(Path(path).parts) >= 2
     }
     present = [p for p in sorted(released) if (tree.root / p).is_file()]
-    hashed = _git_ok(
+    hashed = git_ok(
         ["hash-object", "--stdin-paths"], tree.root, stdin="".join(f"{p}\n" for p in present)
     ).split()
     current = dict(zip(present, hashed, strict=True))

@@ -93,8 +93,10 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:
         if debug:
             raise
+        from promptkit.redact import redact  # promptkit errors are redacted as they are made
+
         click.echo(
-            f"promptkit: internal error: {type(exc).__name__}: {exc} "
+            f"promptkit: internal error: {type(exc).__name__}: {redact(str(exc))} "
             "(set PROMPTKIT_DEBUG=1 for the traceback and report it)",
             err=True,
         )

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import click
 
-_PRICE = click.FloatRange(min=0)
+from promptkit.cli.options import FiniteFloatRange
+
+_PRICE = FiniteFloatRange(min=0)
 
 
 @click.command("advise")
 @click.argument("run", required=False)
 @click.option("--metric", help="The score to decide on (default: the run's first metric).")
-@click.option("--volume", type=click.FloatRange(min=0), help="Calls per month in production.")
+@click.option("--volume", type=FiniteFloatRange(min=0), help="Calls per month in production.")
 @click.option(
     "--labelled",
     type=click.IntRange(min=0),
     help="Labelled examples you have (default: the suite's example pool, less any row "
     "that is also an evaluation row).",
 )
-@click.option("--target", type=click.FloatRange(0, 1), help="The score you need, 0 to 1.")
+@click.option("--target", type=FiniteFloatRange(0, 1), help="The score you need, 0 to 1.")
 @click.option("--input-price", type=_PRICE, help="USD per 1M prompt tokens (default: litellm).")
 @click.option("--output-price", type=_PRICE, help="USD per 1M completion tokens.")
 @click.option("--ft-input-price", type=_PRICE, help="USD per 1M prompt tokens, fine-tuned model.")
@@ -31,7 +33,7 @@ _PRICE = click.FloatRange(min=0)
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option(
     "--payback-months",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=12.0,
     show_default=True,
     help="Fine-tuning must pay back within this many months.",

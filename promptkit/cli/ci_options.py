@@ -1,30 +1,22 @@
-"""The CI side of ``promptkit eval``: baselines, the gate and the reports for a pull request.
+"""The CI options of ``promptkit eval``: baselines, the gate and the reports for a pull request.
 
-``eval_cmd`` stays small: it adds these options with :func:`ci_options`, loads
-the suite through :meth:`CiRun.prepare` (which adds the baseline variants),
-runs it as usual, then calls :meth:`CiRun.report` and :meth:`CiRun.enforce`.
+``eval_cmd`` adds them with :func:`ci_options` and turns them into the keyword
+arguments of :func:`promptkit.evaluate_pr` with :meth:`CiFlags.pr_options`; the
+pipeline itself lives in the library (``promptkit.ci.pipeline``, ``promptkit.api``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import click
 
 from promptkit.errors import BadInput
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from promptkit.ci.baseline import BaselineLink
-    from promptkit.ci.gate import GateResult, GateSpec
-    from promptkit.run.runner import RunResult
-    from promptkit.suite import Suite
-
-__all__ = ["CI_FLAGS", "CiRun", "ci_options", "split_ci_flags"]
+__all__ = ["CI_FLAGS", "CiFlags", "ci_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,112 +84,50 @@ CI_FLAGS = (
 )
 
 
-def split_ci_flags(flags: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the CI options, everything else) from a command's keyword arguments."""
-    ci = {k: v for k, v in flags.items() if k in CI_FLAGS}
-    return ci, {k: v for k, v in flags.items() if k not in CI_FLAGS}
-
-
 def ci_options(command: F) -> F:
     for option in reversed(_OPTIONS):
         command = option(command)
     return command
 
 
-class CiRun:
-    """One ``eval`` with its baseline and gate settings."""
+@dataclass(frozen=True)
+class CiFlags:
+    """The CI options of one ``eval``, as :func:`promptkit.evaluate_pr` takes them."""
 
-    def __init__(
-        self, suite: Suite, link: BaselineLink | None, spec: GateSpec, flags: dict[str, Any]
-    ) -> None:
-        self.suite, self.link, self.spec, self.flags = suite, link, spec, flags
-        self.enforcing = bool(flags.get("gate") or flags.get("min_rules"))
-        self.enforcing |= bool(flags.get("regression_rules"))
-        self.result: GateResult | None = None
+    baseline: str | None = None
+    baseline_run: str | None = None
+    save_baseline: str | None = None
+    gate: bool = False
+    min_rules: tuple[str, ...] = ()
+    regression_rules: tuple[str, ...] = ()
+    junit: str | None = None
+    markdown: str | None = None
 
     @classmethod
-    def prepare(
-        cls, suite_path: str, *, models: Sequence[str], prompts: Sequence[str], **flags: Any
-    ) -> CiRun:
-        """Load the suite, apply --model/--prompt, read the gate rules, add the baseline."""
-        from promptkit.ci.baseline import run_baseline, with_git_baseline
-        from promptkit.ci.gate import gate_spec, suite_gate
-        from promptkit.suite import load_suite
+    def split(cls, flags: dict[str, Any]) -> tuple[CiFlags, dict[str, Any]]:
+        """(the CI options, everything else) from a command's keyword arguments."""
+        ci = cls(**{k: v for k, v in flags.items() if k in CI_FLAGS})
+        return ci, {k: v for k, v in flags.items() if k not in CI_FLAGS}
 
-        suite = load_suite(suite_path)
-        suite = suite.with_models(models) if models else suite
-        suite = suite.with_prompts(prompts) if prompts else suite
-        metrics = [s.metric for s in suite.scorers]
-        rules = _flag_rules(flags.get("min_rules", ()), flags.get("regression_rules", ()))
-        spec = suite_gate(suite).merged(gate_spec(rules, metrics, path="command line"))
-        if flags.get("baseline") and flags.get("baseline_run"):
+    @property
+    def enforcing(self) -> bool:
+        """Whether a failed rule exits 1: --gate, or any rule given as a flag."""
+        return self.gate or bool(self.min_rules or self.regression_rules)
+
+    def pr_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`promptkit.evaluate_pr` (flag spelling stays here)."""
+        if self.baseline and self.baseline_run:
             raise BadInput("--baseline and --baseline-run exclude each other", hint="pick one")
-        link = None
-        if flags.get("baseline"):
-            suite, link = with_git_baseline(suite, flags["baseline"])
-        elif flags.get("baseline_run"):
-            link = run_baseline(suite, flags["baseline_run"])
-        run = cls(suite, link, spec, flags)
-        if run.enforcing and not spec:
-            raise BadInput(
-                "--gate has no rules to judge",
-                path=suite_path,
-                hint="add 'gate: {min: {metric: value}, max_regression: 0.02}' to the suite, "
-                "or pass --min/--max-regression",
-            )
-        return run
-
-    def report(self, result: RunResult, console: Console) -> None:
-        """Compare with the baseline, judge the gate, print both, write the CI files."""
-        from promptkit.ci.baseline import load_outcome, save_baseline_file
-        from promptkit.ci.gate import judge, save_gate_result
-        from promptkit.report.gate_terminal import baseline_table, gate_table
-        from promptkit.report.junit import write_junit
-        from promptkit.report.markdown import render_markdown
-
-        if self.link is not None:
-            self.link.save(result.path)
-        if not self._wanted():
-            return  # a plain eval: its table is printed already; don't reread the journal
-        outcome = load_outcome(result.path)
-        if self.spec:
-            self.result = judge(self.spec, outcome)
-            save_gate_result(result.path, self.spec, self.result)
-        table = baseline_table(outcome)
-        if table is not None:
-            console.print(table)
-        if self.result is not None:
-            console.print(gate_table(self.result))
-        if self.flags.get("junit"):
-            write_junit(outcome, self.flags["junit"], self.result)
-        markdown = render_markdown(outcome, self.result)
-        if self.flags.get("markdown"):
-            _write(Path(self.flags["markdown"]), markdown)
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
-            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-                summary.write(markdown + "\n")
-        if self.flags.get("save_baseline"):
-            save_baseline_file(result.path, self.flags["save_baseline"])
-
-    def _wanted(self) -> bool:
-        """Whether anything here applies: a baseline, gate rules, or a CI file to write."""
-        files = ("junit", "markdown", "save_baseline")
-        return bool(
-            self.link is not None
-            or self.spec
-            or any(self.flags.get(name) for name in files)
-            or os.environ.get("GITHUB_STEP_SUMMARY")
-        )
-
-    def enforce(self) -> None:
-        """With --gate (or a rule flag): raise GateFailed (exit 1) when a rule failed."""
-        if self.enforcing and self.result is not None:
-            self.result.raise_for_failure()
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
+        rules = _flag_rules(self.min_rules, self.regression_rules)
+        return {
+            "baseline": self.baseline,
+            "baseline_run": self.baseline_run,
+            "gate": rules if self.min_rules or self.regression_rules else self.gate,
+            "junit": self.junit,
+            "markdown": self.markdown,
+            "step_summary": os.environ.get("GITHUB_STEP_SUMMARY") or None,
+            "save_baseline": self.save_baseline,
+        }
 
 
 def _flag_rules(minimums: Sequence[str], regressions: Sequence[str]) -> dict[str, Any]:

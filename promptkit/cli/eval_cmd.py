@@ -8,20 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptkit.cli.ci_options import CiRun, ci_options, split_ci_flags
+from promptkit.cli.ci_options import CiFlags, ci_options
+from promptkit.cli.options import FiniteFloatRange
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
+    from promptkit.api import PrResult
     from promptkit.results.summary import VariantSummary
+    from promptkit.run.caller import RunOptions
     from promptkit.run.estimate import DryRun
     from promptkit.run.runner import Progress, RunResult
     from promptkit.suite import Suite
 
 _LATEST = "latest"
-_POSITIVE = click.FloatRange(min=0, min_open=True)
+_POSITIVE = FiniteFloatRange(min=0, min_open=True)
 
 
 @click.command("eval")
@@ -55,7 +58,7 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--refresh", is_flag=True, help="Ask again and overwrite cached answers.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     help="Stop sending requests once this many dollars are spent.",
 )
 @click.option(
@@ -64,6 +67,12 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
     help="Render everything, estimate requests, tokens and cost; call nothing.",
 )
 @click.option("--allow-errors", is_flag=True, help="Exit 0 even when some cases errored.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to run (exit 2) on request params a model does not know, or reference "
+    "labels the parser can never produce; without it they are warnings.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @ci_options
 @click.option("--html", type=click.Path(dir_okay=False), help="Also write the HTML report here.")
@@ -76,6 +85,7 @@ def command(
     prompts: tuple[str, ...],
     dry_run: bool,
     allow_errors: bool,
+    strict: bool,
     quiet: bool,
     html: str | None,
     per_class: bool,
@@ -89,45 +99,71 @@ def command(
     """
     from rich.console import Console
 
-    ci, rest = split_ci_flags(flags)
+    ci, rest = CiFlags.split(flags)
     options = _run_options(**rest)
-    run = CiRun.prepare(suite, models=models, prompts=prompts, **ci)
+    pr_options = ci.pr_options()
+    selected = _preflight(suite, models, prompts, strict)
     if dry_run:
         from promptkit.api import estimate
+        from promptkit.ci.pipeline import prepare_pr
 
-        click.echo(_dry_run_report(estimate(run.suite, **options)))
+        prepared = prepare_pr(selected, **_preparing(pr_options))
+        click.echo(_dry_run_report(estimate(prepared.suite, options)))
         return 0
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
-    result = _evaluate(suite, run.suite, options, console, quiet)
-    _report(console, result, per_class)
-    run.report(result, console)
+    pr = _evaluate(suite, selected, options, pr_options, console, quiet)
+    _report(console, pr.run, per_class)
+    _report_pr(console, pr)
     if html:
         from promptkit.report.html import write_html_report
 
-        click.echo(f"report -> {write_html_report(result.path, html)}")
-    if result.errors and not allow_errors:
-        click.echo(
-            f"promptkit: {result.errors} case(s) failed at the provider; see the error column "
-            "of the journal (--allow-errors to exit 0)",
-            err=True,
-        )
+        click.echo(f"report -> {write_html_report(pr.run.path, html)}")
+    if pr.run.errors:
+        click.echo(_error_summary(pr.run, allow_errors), err=True)
+    if pr.run.errors and not allow_errors:
         return 3
-    run.enforce()
+    if ci.enforcing:
+        pr.raise_for_failure()
     return 0
 
 
+def _preparing(pr_options: dict[str, Any]) -> dict[str, Any]:
+    """The part of evaluate_pr's options that decides what runs (for the dry run)."""
+    return {k: pr_options[k] for k in ("baseline", "baseline_run", "gate")}
+
+
+def _preflight(suite: str, models: Sequence[str], prompts: Sequence[str], strict: bool) -> Suite:
+    """The selected suite, after a warning line per preflight finding (before any call);
+    with ``--strict`` the first finding is the error instead."""
+    from promptkit.run.preflight import enforce, preflight
+    from promptkit.suite import select_suite
+
+    selected = select_suite(suite, models, prompts)
+    findings = preflight(selected)
+    if strict:
+        enforce(findings)
+    for finding in findings:
+        click.echo(f"promptkit: warning: {finding}", err=True)
+    return selected
+
+
 def _evaluate(
-    suite_path: str, suite: Suite, options: dict[str, Any], console: Console, quiet: bool
-) -> RunResult:
+    suite_path: str,
+    suite: Suite,
+    options: RunOptions,
+    pr_options: dict[str, Any],
+    console: Console,
+    quiet: bool,
+) -> PrResult:
     """Run the suite behind a progress display; on Ctrl-C, say how to resume it."""
-    from promptkit.api import evaluate
+    from promptkit.api import evaluate_pr
 
     display = _progress_display(console, quiet)
     try:
         with display as on_progress:
-            return evaluate(suite, on_progress=on_progress, **options)
+            return evaluate_pr(suite, options, on_progress=on_progress, **pr_options)
     except KeyboardInterrupt:
         if display.run_id:
             click.echo(
@@ -137,19 +173,30 @@ def _evaluate(
         raise
 
 
+def _report_pr(console: Console, pr: PrResult) -> None:
+    """The comparison with the baseline and the gate's verdict, when there are any."""
+    from promptkit.report.gate_terminal import baseline_table, gate_table
+
+    if pr.verdict.outcome is not None:
+        table = baseline_table(pr.verdict.outcome)
+        if table is not None:
+            console.print(table)
+    if pr.verdict.gate is not None:
+        console.print(gate_table(pr.verdict.gate))
+
+
 def _run_options(
     *,
     no_cache: bool,
     refresh: bool,
     resume: str | None,
     **flags: Any,
-) -> dict[str, Any]:
-    options = {k: v for k, v in flags.items() if v is not None}
-    options["cache"] = not no_cache
-    options["refresh"] = refresh
-    if resume is not None:
-        options["resume"] = True if resume == _LATEST else resume
-    return options
+) -> RunOptions:
+    from promptkit.run.caller import RunOptions
+
+    given = {k: v for k, v in flags.items() if v is not None}
+    picked: bool | str = False if resume is None else (True if resume == _LATEST else resume)
+    return RunOptions(cache=not no_cache, refresh=refresh, resume=picked, **given)
 
 
 def _report(console: Console, result: RunResult, per_class: bool) -> None:
@@ -162,6 +209,25 @@ def _report(console: Console, result: RunResult, per_class: bool) -> None:
         console.print(f"answer tokens/s (per request): {speeds}")
     if result.stopped:
         click.echo(f"promptkit: stopped early: {result.stopped}", err=True)
+
+
+#: Distinct error messages printed after a run; the journal holds every one.
+_ERRORS_SHOWN = 5
+
+
+def _error_summary(result: RunResult, allow_errors: bool) -> str:
+    """How many cases failed, then each distinct error with its count, most frequent first."""
+    exit_hint = "" if allow_errors else " (--allow-errors to exit 0)"
+    lines = [f"promptkit: {result.errors} case(s) failed{exit_hint}:"]
+    shown = result.error_counts[:_ERRORS_SHOWN]
+    width = len(str(shown[0][1])) if shown else 1
+    lines += [f"  {count:>{width}} x {message}" for message, count in shown]
+    rest = result.error_counts[_ERRORS_SHOWN:]
+    if rest:
+        cases = sum(count for _, count in rest)
+        lines.append(f"  and {len(rest)} more distinct errors ({cases} cases)")
+    lines.append(f"  every error is in the error column of {result.path / 'journal.jsonl'}")
+    return "\n".join(lines)
 
 
 def _print_summaries(

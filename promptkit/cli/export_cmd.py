@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from promptkit.cli.options import FiniteFloatRange
+
 if TYPE_CHECKING:
     from promptkit.export import FinetuneReport
 
@@ -25,7 +27,7 @@ def command() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The training JSONL file.")
 @click.option(
     "--validation-split",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FiniteFloatRange(0, 1, max_open=True),
     default=0.0,
     show_default=True,
     help="Share of rows held out in <output stem>.validation.jsonl.",
@@ -42,7 +44,7 @@ def command() -> None:
     help="Tokens allowed per example; longer ones are truncated in training.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Default: OpenAI's rule for the size.")
-@click.option("--training-price", type=click.FloatRange(min=0), help="USD per 1M training tokens.")
+@click.option("--training-price", type=FiniteFloatRange(min=0), help="USD per 1M training tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def finetune(
     suite: str | None,
@@ -64,8 +66,9 @@ def finetune(
     with --prompt; the reference answer is the assistant message.
     """
     from promptkit.export import check_finetune, export_finetune
+    from promptkit.run.pricing import PER_MILLION
 
-    price = None if training_price is None else training_price / 1_000_000
+    price = None if training_price is None else training_price / PER_MILLION
     if check_file is not None:
         if suite is not None:
             raise click.UsageError("give either SUITE or --check FILE, not both")

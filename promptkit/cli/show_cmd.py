@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -31,7 +33,8 @@ def command(
     from promptkit.report.gate_terminal import baseline_table, gate_table
     from promptkit.report.terminal import summary_table
 
-    outcome = load_outcome(run, root=root)
+    folder = _with_summary(run, root)
+    outcome = load_outcome(folder, root=root)
     gate = load_gate_result(outcome.path)
     console = Console() if Console().is_terminal else Console(width=200)
     console.print(_header(outcome.meta, outcome.run_id))
@@ -42,8 +45,6 @@ def command(
     if gate is not None:
         console.print(gate_table(gate))
     if markdown:
-        from pathlib import Path
-
         from promptkit.report.markdown import render_markdown
 
         Path(markdown).write_text(render_markdown(outcome, gate), "utf-8")
@@ -54,6 +55,17 @@ def command(
     if save_baseline:
         click.echo(f"baseline file: {save_baseline_file(outcome.path, save_baseline, root=root)}")
     return 0
+
+
+def _with_summary(run: str | None, root: str) -> Path:
+    """The run's folder, its summary.json rebuilt from the journal if building it failed."""
+    from promptkit.results.run_summary import rebuild_summary
+    from promptkit.results.store import RunStore
+
+    folder = RunStore(root).find(run)
+    if rebuild_summary(folder) is not None:
+        click.echo(f"summary rebuilt from the journal -> {folder / 'summary.json'}", err=True)
+    return folder
 
 
 def _header(meta: dict[str, object], run_id: str) -> str:

@@ -23,9 +23,26 @@ import jinja2
 import jinja2.meta
 from jinja2 import nodes
 from jinja2.ext import Extension
-from jinja2.sandbox import SandboxedEnvironment
 
 from promptkit.define.files import is_dir, parse_yaml, read_text
+from promptkit.define.limits import (
+    RenderLimitExceeded,
+    RenderLimits,
+    check_request_size,
+    render_budget,
+)
+from promptkit.define.parsers import parser_spec
+from promptkit.define.sandbox import LimitedSandbox
+from promptkit.define.shots import read_shots
+from promptkit.define.validate import (
+    Where,
+    key_lines,
+    known_keys,
+    mapping,
+    request_params,
+    string,
+    string_list,
+)
 from promptkit.errors import PromptError
 
 __all__ = [
@@ -96,8 +113,8 @@ class MessageExtension(Extension):
         return ""
 
 
-def _environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+def _environment() -> LimitedSandbox:
+    return LimitedSandbox(
         extensions=[MessageExtension],
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -120,6 +137,8 @@ class PromptMeta:
     params: Mapping[str, Any] = field(default_factory=dict)
     parser: Mapping[str, Any] = field(default_factory=lambda: {"type": "text"})
     shots: Mapping[str, Any] = field(default_factory=dict)
+    #: The file line of each front matter key path (``params.temperature``), for messages.
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
@@ -174,9 +193,16 @@ class Prompt:
         return template, variables
 
     def render(
-        self, variables: Mapping[str, Any], examples: Sequence[Mapping[str, Any]] = ()
+        self,
+        variables: Mapping[str, Any],
+        examples: Sequence[Mapping[str, Any]] = (),
+        *,
+        limits: RenderLimits | None = None,
     ) -> list[Message]:
-        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty."""
+        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty.
+
+        ``limits`` bound the render's size and time (default: ``RenderLimits.from_environment()``).
+        """
         missing = [name for name in self.meta.inputs if name not in variables]
         if missing:
             raise PromptError(
@@ -185,16 +211,19 @@ class Prompt:
                 hint=f"pass --var {missing[0]}=... or map a dataset column to it",
             )
         context = {**variables, "examples": [dict(e) for e in examples]}
+        limits = limits or RenderLimits.from_environment()
         collector = _Collector()
         token = _COLLECTOR.set(collector)
         try:
-            outside = self._template.render(context)
+            with render_budget(limits):
+                outside = self._template.render(context)
         except PromptError:
             raise
         except Exception as exc:  # Jinja raises many types; each becomes one clear line
             raise self._runtime_error(exc) from None
         finally:
             _COLLECTOR.reset(token)
+        self._check_size(collector.messages, limits)
         if outside.strip():
             raise PromptError(
                 f"text outside any message block: {outside.strip()[:60]!r}",
@@ -209,8 +238,23 @@ class Prompt:
             )
         return collector.messages
 
+    def _check_size(self, messages: Sequence[Message], limits: RenderLimits) -> None:
+        try:
+            check_request_size(sum(len(m.content) for m in messages), limits)
+        except RenderLimitExceeded as exc:
+            raise self._runtime_error(exc) from None
+
     def _runtime_error(self, exc: Exception) -> PromptError:
         line = _template_line(exc.__traceback__, self.path)
+        if isinstance(exc, RenderLimitExceeded):
+            return PromptError(f"render limit: {exc}", path=self.path, line=line, hint=exc.hint)
+        if isinstance(exc, MemoryError):
+            return PromptError(
+                "render limit: out of memory while rendering",
+                path=self.path,
+                line=line,
+                hint="make the template's output smaller",
+            )
         if isinstance(exc, jinja2.UndefinedError):
             name = _undefined_name(str(exc))
             hint = (
@@ -227,8 +271,9 @@ class Prompt:
                 line=line,
                 hint="templates may only format data",
             )
+        message = str(exc) or type(exc).__name__  # MemoryError and others say nothing
         return PromptError(
-            f"template error: {exc}", path=self.path, line=line, hint="fix the template"
+            f"template error: {message}", path=self.path, line=line, hint="fix the template"
         )
 
 
@@ -269,7 +314,7 @@ def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
         raise PromptError(
             "front matter is not closed", path=path, line=1, hint="end it with a line '---'"
         ) from None
-    data, _ = parse_yaml(
+    data, node = parse_yaml(
         "\n".join(lines[1:end]),
         path=path,
         error=PromptError,
@@ -277,40 +322,33 @@ def _split_front_matter(source: str, path: str) -> tuple[PromptMeta, str]:
         hint="fix the YAML between the '---' lines",
         first_line=2,
     )
-    meta = _validate_meta({} if data is None else data, path)
+    where = Where(path, "", key_lines(node, first_line=2), PromptError)
+    meta = _validate_meta({} if data is None else data, where)
     body = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
     return meta, body
 
 
-def _validate_meta(data: Any, path: str) -> PromptMeta:
+def _validate_meta(data: Any, where: Where) -> PromptMeta:
+    """Each front matter key, checked for type and range where it is read."""
     if not isinstance(data, dict):
-        raise PromptError("front matter must be a mapping", path=path, line=2)
-    for key in data:
-        if key not in FRONT_MATTER_KEYS:
-            raise PromptError(
-                f"unknown front matter key {key!r}",
-                path=path,
-                hint=f"use one of: {', '.join(FRONT_MATTER_KEYS)}",
-            )
-    inputs = data.get("inputs") or []
-    if isinstance(inputs, str):
-        inputs = [inputs]
-    parser = data.get("parser") or {"type": "text"}
-    if isinstance(parser, str):
-        parser = {"type": parser}
-    for key, kind in (("params", dict), ("parser", dict), ("shots", dict)):
-        value = parser if key == "parser" else data.get(key) or {}
-        if not isinstance(value, kind):
-            raise PromptError(f"front matter {key!r} must be a mapping", path=path)
-    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-        raise PromptError("front matter 'inputs' must be a list of names", path=path)
+        raise PromptError("front matter must be a mapping", path=where.path, line=2)
+    known_keys(data, FRONT_MATTER_KEYS, where, what="front matter key")
+    description = data.get("description")
+    model = data.get("model")
+    if model is not None and "/" not in string(model, where.at("model"), what="provider/model"):
+        raise where.at("model").expected("a provider/model name such as local/smollm2", model)
+    shots = mapping(data.get("shots") or {}, where.at("shots"), what="shot settings {k, ...}")
+    read_shots(shots, where.at("shots"))
+    if description is not None:
+        string(description, where.at("description"), empty=True)
     return PromptMeta(
-        description=str(data.get("description") or ""),
-        inputs=tuple(inputs),
-        model=data.get("model"),
-        params=dict(data.get("params") or {}),
-        parser=dict(parser),
-        shots=dict(data.get("shots") or {}),
+        description=description or "",
+        inputs=tuple(string_list(data.get("inputs") or [], where.at("inputs"))),
+        model=model,
+        params=request_params(data.get("params"), where.at("params")),
+        parser=parser_spec(data.get("parser"), where.at("parser")),
+        shots=dict(shots),
+        lines=dict(where.lines),
     )
 
 

@@ -21,13 +21,26 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from promptkit.define.datasets import Dataset, Row
+from promptkit.define.validate import (
+    Where,
+    choice,
+    known_keys,
+    non_negative_int,
+    positive_int,
+    seed_value,
+)
 from promptkit.errors import SuiteError
 
-__all__ = ["STRATEGIES", "ShotSelector", "ShotSettings"]
+__all__ = ["SHOT_KEYS", "STRATEGIES", "ShotSelector", "ShotSettings", "ShotSpec", "read_shots"]
 
 STRATEGIES = ("first", "random", "stratified", "similar")
+SHOT_KEYS = ("k", "strategy", "seed", "token_budget")
+#: Beyond these, a number is a typo, not a prompt: no context holds 10,000 examples.
+MAX_SHOTS = 10_000
+MAX_TOKEN_BUDGET = 10_000_000
 _WORD = re.compile(r"\w+")
 
 
@@ -43,6 +56,48 @@ class ShotSettings:
                 f"unknown shot strategy {self.strategy!r}",
                 hint=f"use one of: {', '.join(STRATEGIES)}",
             )
+
+
+@dataclass(frozen=True)
+class ShotSpec:
+    """Shot counts (``None``: as many as fit the token budget) and how to choose them."""
+
+    counts: tuple[int | None, ...]
+    settings: ShotSettings
+
+
+def read_shots(value: Any, where: Where, *, seed: int = 0) -> ShotSpec:
+    """``shots`` as written: ``4``, ``[0, 4]`` or ``{k, strategy, seed, token_budget}``."""
+    spec = value if isinstance(value, dict) else {"k": value}
+    known_keys(spec, SHOT_KEYS, where, what="shots key")
+    counts_at = where.at("k") if isinstance(value, dict) else where
+    counts = _shot_counts(spec.get("k", [0]), counts_at)
+    budget = spec.get("token_budget")
+    if budget is not None:
+        budget = positive_int(budget, where.at("token_budget"), cap=MAX_TOKEN_BUDGET)
+    if None in counts and budget is None:
+        raise where.fail("k: max needs a token_budget", "add shots.token_budget")
+    settings = ShotSettings(
+        strategy=choice(spec.get("strategy", "first"), STRATEGIES, where.at("strategy")),
+        seed=seed_value(spec["seed"], where.at("seed")) if "seed" in spec else seed,
+        token_budget=budget,
+    )
+    return ShotSpec(counts, settings)
+
+
+def _shot_counts(value: Any, where: Where) -> tuple[int | None, ...]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise where.fail("no shot count given", "e.g. shots: [0, 4]")
+    counts: list[int | None] = []
+    for index, k in enumerate(values):
+        place = where.at(index) if isinstance(value, list) else where
+        hint = f"use integers from 0 to {MAX_SHOTS}, or max: as many as the token budget fits"
+        count = None if k == "max" else non_negative_int(k, place, cap=MAX_SHOTS, hint=hint)
+        if count in counts:
+            raise place.fail(f"shot count {k!r} is listed twice", "list each count once")
+        counts.append(count)
+    return tuple(counts)
 
 
 def _normalise(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from promptkit.define.files import load_json, read_text
 from promptkit.errors import DatasetError
 from promptkit.export.tokens import TokenCounter, default_epochs, example_tokens, token_counter
-from promptkit.run.pricing import training_price_unknown
+from promptkit.run.pricing import PER_MILLION, training_price_unknown
 
 FORMATS = ("chat", "completion")
 # The legacy prompt/completion format wants a fixed end of prompt and a stop sequence.
@@ -123,7 +123,7 @@ class FinetuneReport:
             assert self.training_price is not None
             out.append(
                 f"  training cost{estimate}: {_dollars(self.training_cost)} "
-                f"at ${self.training_price * 1e6:g} per 1M tokens"
+                f"at ${self.training_price * PER_MILLION:g} per 1M tokens"
             )
         else:
             out.append(f"  training cost: unknown; {TRAINING_PRICE_UNKNOWN}")

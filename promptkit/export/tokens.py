@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptkit.providers.base import CHARS_PER_TOKEN, estimate_text_tokens
+
 # -- token counts -----------------------------------------------------------------------
 
 
@@ -31,9 +33,9 @@ def token_counter(model: str | None = None) -> TokenCounter:
     encoding = _offline_encoding(name)
     if encoding is None:
         return TokenCounter(
-            "estimate: about 4 characters a token (no offline tokenizer)",
+            f"estimate: about {CHARS_PER_TOKEN} characters a token (no offline tokenizer)",
             False,
-            lambda text: len(text) // 4,
+            estimate_text_tokens,
         )
     label = f"{name} (tiktoken, bundled with litellm)"
     if not own:

@@ -1,7 +1,9 @@
 """Model providers, named ``provider/model`` and found through one registry.
 
-Built-in providers register exactly as third-party ones do, and import their
-heavy library only when a model of theirs is first used.
+Built-in providers are declared as ``promptkit.providers`` entry points in
+pyproject.toml, exactly as third-party ones are (:mod:`promptkit.plugins`): a
+module loads when a model with its prefix is first named, and imports its heavy
+library only when such a model is first built.
 
     local/...   llama.cpp in process (``local/smollm2``: the embedded model)
     hf/...      transformers in process, batched, on the GPU when there is one
@@ -10,11 +12,6 @@ heavy library only when a model of theirs is first used.
     anything else goes to litellm (openai/, anthropic/, ollama/, ...)
 """
 
-from promptkit.providers import hf as _hf  # noqa: F401
-from promptkit.providers import litellm_provider as _litellm_provider  # noqa: F401
-from promptkit.providers import local as _local  # noqa: F401
-from promptkit.providers import mock as _mock  # noqa: F401
-from promptkit.providers import openai_compat as _openai_compat  # noqa: F401
 from promptkit.providers.base import (
     Completion,
     Provider,

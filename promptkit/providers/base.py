@@ -1,25 +1,70 @@
-"""What every provider takes and gives, and the one registry they live in."""
+"""What every provider takes and gives, and the one registry they live in.
+
+A prefix nobody has registered yet is looked up among the ``promptkit.providers``
+entry points (built-ins are declared there too; see :mod:`promptkit.plugins`), and
+a prefix no entry point claims goes to the catch-all ``*``: litellm.
+"""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from promptkit.define.prompts import Message
+from promptkit.define.validate import Where, known_keys
 from promptkit.errors import ProviderConfigError
+from promptkit.plugins import PluginGroup
+from promptkit.redact import remember_environment, remember_options
 
 __all__ = [
+    "CHAT_PARAMS",
+    "RUNNER_OPTIONS",
     "Completion",
     "Provider",
     "Request",
+    "check_model_entry",
+    "estimate_text_tokens",
     "get_provider",
+    "known_params",
+    "provider_factory",
     "provider_prefixes",
     "register_provider",
     "sample_seed",
     "split_model_name",
 ]
+
+#: Model-entry keys the runner reads for every provider, whatever its own options.
+RUNNER_OPTIONS = ("name", "concurrency", "rpm", "params", "extra_params")
+#: The request parameters of the OpenAI chat API, which most servers and litellm follow.
+CHAT_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "n",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "reasoning_effort",
+        "modalities",
+        "prediction",
+        "audio",
+        "service_tier",
+        "store",
+        "metadata",
+    }
+)
 
 # Seeds of different (seed, repeat) pairs must differ, so repeats are independent samples
 # and seed 1 / repeat 0 never replays seed 0 / repeat 1. Unique while repeat < this prime.
@@ -29,6 +74,15 @@ SEED_STRIDE = 1_000_003
 def sample_seed(seed: int | None, repeat: int) -> int:
     """The one seed formula for sample ``repeat`` of a request seeded ``seed`` (None: 0)."""
     return (seed or 0) * SEED_STRIDE + repeat
+
+
+#: The rough rule where no tokenizer is at hand: about this many characters a token.
+CHARS_PER_TOKEN = 4
+
+
+def estimate_text_tokens(text: str) -> int:
+    """The one token estimate for text without a tokenizer (budgets, dry runs, mock usage)."""
+    return len(text) // CHARS_PER_TOKEN
 
 
 @dataclass(frozen=True)
@@ -66,10 +120,28 @@ class Provider(abc.ABC):
     default_concurrency = 8
     #: Whether the runner may answer from (and store into) the response cache.
     cacheable = True
+    #: The model-entry options this provider reads beyond :data:`RUNNER_OPTIONS`;
+    #: ``None``: not declared, so unknown keys are not refused.
+    option_keys: ClassVar[tuple[str, ...] | None] = None
+    #: The request parameters it understands; ``None``: not declared, not checked.
+    known_params: ClassVar[frozenset[str] | None] = None
+
+    @classmethod  # noqa: B027 - an optional hook: many providers have no options
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        """Check the types and ranges of this provider's own options, before any run."""
+
+    @classmethod
+    def supported_params(cls, model: str) -> frozenset[str] | None:
+        """The request parameters ``model`` understands (``None``: unknown)."""
+        return cls.known_params
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         self.model = model
         self.options = dict(options)
+        # Every key this provider (or its client library) may read is masked from here on,
+        # wherever an error or a record would quote it.
+        remember_options(self.options)
+        remember_environment()
 
     @abc.abstractmethod
     async def complete(self, request: Request) -> Completion:
@@ -83,6 +155,13 @@ ProviderFactory = Callable[[str, Mapping[str, Any]], Provider]
 _REGISTRY: dict[str, ProviderFactory] = {}
 #: The prefix whose factory takes every name no other prefix claims.
 FALLBACK = "*"
+_PLUGINS = PluginGroup(
+    group="promptkit.providers",
+    kind="provider prefix",
+    registry=_REGISTRY,
+    error=ProviderConfigError,
+    register_with="@register_provider",
+)
 
 
 def register_provider(prefix: str) -> Callable[[ProviderFactory], ProviderFactory]:
@@ -96,7 +175,8 @@ def register_provider(prefix: str) -> Callable[[ProviderFactory], ProviderFactor
 
 
 def provider_prefixes() -> list[str]:
-    return sorted(p for p in _REGISTRY if p != FALLBACK)
+    """Every prefix with its own provider, registered or declared by an entry point."""
+    return [p for p in _PLUGINS.names(_REGISTRY) if p != FALLBACK]
 
 
 def split_model_name(model: str) -> tuple[str, str]:
@@ -109,13 +189,43 @@ def split_model_name(model: str) -> tuple[str, str]:
     return prefix, name
 
 
-def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:
-    """The provider for a ``provider/model`` name, built by its registered factory."""
+def provider_factory(model: str) -> ProviderFactory:
+    """The registered factory for a ``provider/model`` name (usually a Provider class)."""
     prefix, _ = split_model_name(model)
-    factory = _REGISTRY.get(prefix) or _REGISTRY.get(FALLBACK)
+    factory = _registered(prefix) or _registered(FALLBACK)
     if factory is None:
         raise ProviderConfigError(
             f"unknown provider prefix {prefix!r} in {model!r}",
             hint=f"use one of: {', '.join(provider_prefixes())}",
         )
-    return factory(model, options or {})
+    return factory
+
+
+def get_provider(model: str, options: Mapping[str, Any] | None = None) -> Provider:
+    """The provider for a ``provider/model`` name, built by its registered factory."""
+    return provider_factory(model)(model, options or {})
+
+
+def check_model_entry(model: str, entry: Mapping[str, Any], where: Where) -> None:
+    """A suite's model entry, as far as its provider declares: known keys, then types.
+
+    Builds nothing, so a suite is checked without loading a model or importing its library.
+    """
+    factory = provider_factory(model)
+    keys = getattr(factory, "option_keys", None)
+    if keys is not None:
+        known_keys(entry, (*RUNNER_OPTIONS, *keys), where, what="model option")
+    check = getattr(factory, "check_options", None)
+    if check is not None:
+        check(entry, where)
+
+
+def known_params(model: str) -> frozenset[str] | None:
+    """The request parameters ``model``'s provider understands (``None``: not declared)."""
+    supported = getattr(provider_factory(model), "supported_params", None)
+    return supported(model) if supported is not None else None
+
+
+def _registered(prefix: str) -> ProviderFactory | None:
+    _PLUGINS.ensure(prefix)
+    return _REGISTRY.get(prefix)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from promptkit.define.validate import Where
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import (
     FALLBACK,
@@ -22,7 +23,15 @@ from promptkit.providers.base import (
     register_provider,
     split_model_name,
 )
-from promptkit.providers.http import RETRYABLE_STATUS, parse_retry_after, request_seed
+from promptkit.providers.http import (
+    ENDPOINT_OPTIONS,
+    RETRYABLE_STATUS,
+    check_endpoint_options,
+    connect_failure,
+    parse_retry_after,
+    request_seed,
+)
+from promptkit.redact import clip
 
 __all__ = ["LitellmProvider", "import_litellm"]
 
@@ -45,6 +54,17 @@ def import_litellm() -> Any:
 
 class LitellmProvider(Provider):
     default_concurrency = 16
+    option_keys = ENDPOINT_OPTIONS
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        check_endpoint_options(options, where)
+
+    @classmethod
+    def supported_params(cls, model: str) -> frozenset[str] | None:
+        """litellm's own list for the model's provider (it drops the rest of OpenAI's
+        names silently); ``None`` when litellm does not know the provider."""
+        return _litellm_params(model)
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
@@ -88,7 +108,7 @@ class LitellmProvider(Provider):
         try:
             response = await litellm.acompletion(**self._call_args(request))
         except Exception as exc:  # litellm maps every provider's errors to its own types
-            raise _provider_error(exc) from None
+            raise _provider_error(exc, request.api_base or self.api_base) from None
         latency = time.perf_counter() - started
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
@@ -102,6 +122,17 @@ class LitellmProvider(Provider):
         )
 
 
+@cache
+def _litellm_params(model: str) -> frozenset[str] | None:
+    litellm = import_litellm()
+    prefix, name = split_model_name(model)
+    try:
+        names = litellm.get_supported_openai_params(model=name, custom_llm_provider=prefix)
+    except Exception:  # an unknown provider is reported when the model is built
+        return None
+    return frozenset(names) if names else None
+
+
 def _cost(litellm: Any, response: Any) -> float | None:
     try:
         return float(litellm.completion_cost(completion_response=response))
@@ -109,7 +140,15 @@ def _cost(litellm: Any, response: Any) -> float | None:
         return None
 
 
-def _provider_error(exc: Exception) -> ProviderError:
+def _provider_error(exc: Exception, api_base: str | None) -> ProviderError:
+    refused = connect_failure(exc)
+    if refused is not None:  # litellm calls this a 500; no server was reached at all
+        where = api_base or "the provider"
+        return ProviderError(
+            f"connection error: cannot connect to {where} ({refused})",
+            retryable=True,
+            unreachable=True,
+        )
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     retryable = status in RETRYABLE_STATUS or name in {
@@ -121,7 +160,8 @@ def _provider_error(exc: Exception) -> ProviderError:
     }
     headers = getattr(getattr(exc, "response", None), "headers", None)
     retry_after = parse_retry_after(headers)
-    message = str(getattr(exc, "message", exc)).splitlines()[0][:300]
+    lines = str(getattr(exc, "message", exc)).splitlines() or [""]
+    message = clip(lines[0], 300)  # redacted before the cut: a body may echo the key
     return ProviderError(
         f"{name}: {message}", retryable=retryable, retry_after=retry_after, status=status
     )

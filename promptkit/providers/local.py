@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.define.prompts import Message
+from promptkit.define.validate import Where, positive_int
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
 
@@ -41,6 +42,9 @@ _CHATML = (
 _PLACEHOLDER = "\x00PROMPTKIT_CONTENT_{}\x00"
 _SAMPLING_PARAMS = ("temperature", "top_p", "top_k", "min_p", "stop", "repeat_penalty")
 INSTALL_HINT = 'pip install "promptkit[local]"'
+#: Past these, a context or thread count is a typo: llama.cpp would fail to allocate.
+MAX_CONTEXT = 10_000_000
+MAX_THREADS = 1024
 
 
 def smollm2_path() -> Path:
@@ -101,12 +105,20 @@ def _load(path: Path, n_ctx: int, n_threads: int | None) -> Any:
 class LocalProvider(Provider):
     # llama.cpp already uses every core for one request; more in flight only queue.
     default_concurrency = 1
+    option_keys = ("n_ctx", "n_threads")
+    known_params = frozenset({*_SAMPLING_PARAMS, "max_tokens"})
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        _context(options, where)
+        _threads(options, where)
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
         self.path = resolve_gguf(model.partition("/")[2])
-        self.n_ctx = int(options.get("n_ctx", 4096))
-        self.n_threads = options.get("n_threads")
+        where = Where(key=model, error=ProviderConfigError)
+        self.n_ctx = _context(options, where)
+        self.n_threads = _threads(options, where)
 
     async def complete(self, request: Request) -> Completion:
         return await asyncio.to_thread(self._generate, request)
@@ -140,6 +152,15 @@ class LocalProvider(Provider):
         # Repeats must be independent samples, so each repeat gets its own seed.
         args["seed"] = sample_seed(request.seed, request.repeat)
         return args
+
+
+def _context(options: Mapping[str, Any], where: Where) -> int:
+    return positive_int(options.get("n_ctx", 4096), where.at("n_ctx"), cap=MAX_CONTEXT)
+
+
+def _threads(options: Mapping[str, Any], where: Where) -> int | None:
+    value = options.get("n_threads")
+    return None if value is None else positive_int(value, where.at("n_threads"), cap=MAX_THREADS)
 
 
 _MODEL_LOCKS: dict[int, threading.Lock] = {}

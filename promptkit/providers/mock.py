@@ -20,13 +20,24 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptkit.define.validate import Where, finite_number, known_keys, pattern
 from promptkit.errors import ProviderConfigError
-from promptkit.providers.base import Completion, Provider, Request, register_provider
+from promptkit.providers.base import (
+    CHAT_PARAMS,
+    Completion,
+    Provider,
+    Request,
+    estimate_text_tokens,
+    register_provider,
+)
 
 __all__ = ["MockProvider", "register_mock"]
 
 MockHandler = Callable[[Request], "str | Completion"]
 _HANDLERS: dict[str, MockHandler] = {}
+_RULE_KEYS = ("match", "reply")
+#: Ten minutes: a scripted delay beyond that is a typo, not a test.
+MAX_LATENCY_MS = 600_000
 
 
 def register_mock(name: str, handler: MockHandler) -> None:
@@ -35,7 +46,8 @@ def register_mock(name: str, handler: MockHandler) -> None:
 
 
 def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4) if text else 0
+    # Any text, however short, is at least one token.
+    return max(1, estimate_text_tokens(text)) if text else 0
 
 
 class MockProvider(Provider):
@@ -43,16 +55,23 @@ class MockProvider(Provider):
     # Scripted and free: a cache would only hide a handler registered anew under the
     # same name, so mock answers are never cached.
     cacheable = False
+    option_keys = ("responses", "default", "latency_ms")
+    # A stand-in for any model, so it accepts what real ones do (and flags typos).
+    known_params = CHAT_PARAMS | {"top_k", "min_p", "repeat_penalty", "repetition_penalty"}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        _rules(options.get("responses"), where.at("responses"))
+        _scripted_reply(options.get("default"), where.at("default"))
+        _latency_s(options.get("latency_ms"), where.at("latency_ms"))
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
         self.name = model.partition("/")[2]
-        self.latency_s = float(options.get("latency_ms", 0)) / 1000
-        self.rules = [
-            (re.compile(str(rule["match"]), re.IGNORECASE), str(rule["reply"]))
-            for rule in options.get("responses") or []
-        ]
-        self.default = options.get("default")
+        where = Where(key=model, error=ProviderConfigError)
+        self.latency_s = _latency_s(options.get("latency_ms"), where.at("latency_ms"))
+        self.rules = _rules(options.get("responses"), where.at("responses"))
+        self.default = _scripted_reply(options.get("default"), where.at("default"))
         scripted = self.name in _HANDLERS or self.name == "echo" or self.rules
         if not scripted and self.default is None:
             raise ProviderConfigError(
@@ -67,8 +86,8 @@ class MockProvider(Provider):
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         if self.name == "echo":
             return last_user
-        for pattern, reply in self.rules:
-            if pattern.search(last_user):
+        for match, reply in self.rules:
+            if match.search(last_user):
                 return reply
         return str(self.default)
 
@@ -87,6 +106,44 @@ class MockProvider(Provider):
             cost=0.0,
             finish_reason="stop",
         )
+
+
+def _rules(value: Any, where: Where) -> list[tuple[re.Pattern[str], str]]:
+    """``responses``: a list of ``{match: REGEX, reply: TEXT}``, tried in order."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise where.expected("a list of {match: REGEX, reply: TEXT}", value)
+    rules = []
+    for index, rule in enumerate(value):
+        place = where.at(index)
+        if not isinstance(rule, dict):
+            raise place.expected("a mapping {match: REGEX, reply: TEXT}", rule)
+        known_keys(rule, _RULE_KEYS, place)
+        for key in _RULE_KEYS:
+            if key not in rule:
+                raise place.fail(
+                    f"{place.key!r} has no {key!r}", "give {match: REGEX, reply: TEXT}"
+                )
+        reply = _scripted_reply(rule["reply"], place.at("reply"))
+        assert reply is not None
+        rules.append((pattern(rule["match"], place.at("match"), flags=re.IGNORECASE), reply))
+    return rules
+
+
+def _scripted_reply(value: Any, where: Where) -> str | None:
+    """A scripted reply: text, or a number written bare (``reply: 4``) meaning its text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise where.expected("a reply text", value, "quote it")
+
+
+def _latency_s(value: Any, where: Where) -> float:
+    if value is None:
+        return 0.0
+    return finite_number(value, where, minimum=0, maximum=MAX_LATENCY_MS) / 1000
 
 
 register_provider("mock")(MockProvider)

@@ -22,9 +22,17 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from promptkit.define.validate import Where
 from promptkit.errors import ProviderError
-from promptkit.providers.base import Completion, Provider, Request, register_provider
-from promptkit.providers.http import request_seed, status_error
+from promptkit.providers.base import CHAT_PARAMS, Completion, Provider, Request, register_provider
+from promptkit.providers.http import (
+    ENDPOINT_OPTIONS,
+    check_endpoint_options,
+    connect_failure,
+    request_seed,
+    status_error,
+)
+from promptkit.redact import clip, remember_secret
 
 if TYPE_CHECKING:
     import aiohttp
@@ -37,6 +45,13 @@ DEFAULT_API_BASE = "https://api.openai.com/v1"
 class OpenAICompatProvider(Provider):
     # An HTTP endpoint serves many requests at once; the runner bounds this per model.
     default_concurrency = 64
+    option_keys = ENDPOINT_OPTIONS
+    # The servers this path is for (vLLM, llama.cpp, Ollama) also take these samplers.
+    known_params = CHAT_PARAMS | {"top_k", "min_p", "repetition_penalty", "repeat_penalty"}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
+        check_endpoint_options(options, where)
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
@@ -44,6 +59,7 @@ class OpenAICompatProvider(Provider):
         base = options.get("api_base") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_API_BASE
         self.api_base = str(base).rstrip("/")
         self._key_env = str(options.get("api_key_env") or "OPENAI_API_KEY")
+        remember_secret(os.environ.get(self._key_env))
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
@@ -51,6 +67,7 @@ class OpenAICompatProvider(Provider):
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self._key_env)
         if key:  # read per session, never stored on the provider or written anywhere
+            remember_secret(key)
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
@@ -81,12 +98,19 @@ class OpenAICompatProvider(Provider):
     async def complete(self, request: Request) -> Completion:
         import aiohttp
 
-        url = f"{(request.api_base or self.api_base).rstrip('/')}/chat/completions"
+        base = (request.api_base or self.api_base).rstrip("/")
+        url = f"{base}/chat/completions"
         started = time.perf_counter()
         try:
             async with self._client().post(url, data=self._body(request)) as response:
                 payload = await response.read()
                 status, headers = response.status, response.headers
+        except aiohttp.ClientConnectorError as exc:  # no connection made: refused, no host, TLS
+            raise ProviderError(
+                f"connection error: cannot connect to {base} ({connect_failure(exc)})",
+                retryable=True,
+                unreachable=True,
+            ) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise ProviderError(
                 f"connection error: {type(exc).__name__}: {exc}", retryable=True
@@ -103,15 +127,16 @@ class OpenAICompatProvider(Provider):
 
 
 def _error_message(payload: bytes) -> str:
+    """The error text of a reply, redacted before it is cut (a body may echo the key)."""
     try:
         error = json.loads(payload).get("error")
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])[:300]
+        return clip(str(error["message"]), 300)
     if isinstance(error, str):
-        return error[:300]
-    return payload.decode("utf-8", "replace").strip()[:300] or "(empty body)"
+        return clip(error, 300)
+    return clip(payload[:8192].decode("utf-8", "replace").strip(), 300) or "(empty body)"
 
 
 def _completion(payload: bytes, latency: float) -> Completion:
@@ -121,7 +146,7 @@ def _completion(payload: bytes, latency: float) -> Completion:
         text = choice["message"].get("content") or ""
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         # A cut-off or garbled body is usually a transient fault of the server or a proxy.
-        snippet = payload[:80].decode("utf-8", "replace")
+        snippet = clip(payload[:8192].decode("utf-8", "replace"), 80)
         raise ProviderError(
             f"malformed reply (not a chat completion): {snippet!r}", retryable=True
         ) from None

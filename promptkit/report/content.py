@@ -21,9 +21,9 @@ from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput, PromptError, PromptkitError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
-from promptkit.results.compare import Comparison, compare_variants
+from promptkit.results.compare import Comparison, compare_variants, run_metrics
 from promptkit.results.stats import holm
-from promptkit.results.store import RunStore, load_run, read_journal
+from promptkit.results.store import JournalRow, RunStore, load_run, read_journal
 from promptkit.results.summary import VariantSummary, best_variant, summarize
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class RunContent:
     run_id: str
     folder: Path
     meta: dict[str, Any]
-    journal: list[dict[str, Any]]
+    journal: list[JournalRow]
     frame: pd.DataFrame
     metrics: list[str]
     variants: list[VariantView]
@@ -155,7 +155,7 @@ def _read_meta(folder: Path) -> dict[str, Any]:
 
 def _metrics(meta: Mapping[str, Any], frame: pd.DataFrame) -> list[str]:
     named = [str(m) for m in meta.get("metrics") or []]
-    found = [c.removeprefix("score.") for c in frame.columns if c.startswith("score.")]
+    found = run_metrics(frame)
     return named + [m for m in found if m not in named]
 
 
@@ -310,7 +310,7 @@ def shot_points(content: RunContent) -> list[ShotPoint]:
     return points if any(len(ks) > 1 for ks in counts.values()) else []
 
 
-def _mean_shots_sent(journal: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+def _mean_shots_sent(journal: Iterable[JournalRow]) -> dict[str, float]:
     """Examples actually sent per call: the x axis, also for ``k: max`` and short pools."""
     totals: dict[str, list[int]] = {}
     for row in journal:
@@ -329,8 +329,9 @@ def distributions(content: RunContent) -> list[Distribution]:
             continue
         if row.get("latency_s") is not None:
             latency[variant].append(float(row["latency_s"]))
-        if row.get("cost") is not None:
-            cost[variant].append(float(row["cost"]))
+        spent = row.get("cost")
+        if spent is not None:
+            cost[variant].append(float(spent))
     return [Distribution(v.label, v.color, latency[v.id], cost[v.id]) for v in content.variants]
 
 
@@ -429,7 +430,7 @@ def row_table(content: RunContent) -> dict[str, Any]:
     }
 
 
-def _cell(record: Mapping[str, Any]) -> list[Any]:
+def _cell(record: JournalRow) -> list[Any]:
     output = record.get("output")
     output_text = "" if output is None else str(output)
     parsed = record.get("parsed")

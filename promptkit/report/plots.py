@@ -175,7 +175,11 @@ def shots_svg(points: Sequence[ShotPoint]) -> str:
             line = sorted(line, key=lambda p: p.shots)
             xs = [p.shots for p in line]
             color = line[0].color
-            errors = [[p.score - p.low for p in line], [p.high - p.score for p in line]]
+            # Clipped at 0: a Wilson bound at a mean of 1.0 can sit a rounding error below it.
+            errors = [
+                [max(0.0, p.score - p.low) for p in line],
+                [max(0.0, p.high - p.score) for p in line],
+            ]
             nudge = (i - (len(series) - 1) / 2) * spread
             axes[0].errorbar(
                 [x + nudge for x in xs],

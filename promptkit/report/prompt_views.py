@@ -21,6 +21,7 @@ from promptkit.define.datasets import load_dataset
 from promptkit.define.prompts import Message, Prompt
 from promptkit.errors import PromptkitError
 from promptkit.report.content import RunContent, VariantView
+from promptkit.results.store import JournalRow
 
 __all__ = ["PromptDiff", "PromptView", "prompt_diffs", "rendered_prompts"]
 
@@ -37,7 +38,7 @@ class PromptView:
 
 
 def rendered_prompts(content: RunContent) -> list[PromptView]:
-    first: dict[str, Mapping[str, Any]] = {}
+    first: dict[str, JournalRow] = {}
     for record in content.journal:
         first.setdefault(str(record.get("variant")), record)
     pool = _pool(content)
@@ -93,9 +94,7 @@ def _pool(content: RunContent) -> _Pool:
     return _Pool({row.id: row.data for row in dataset}, str(path), mapping, reference)
 
 
-def _render(
-    variant: VariantView, template: Prompt, record: Mapping[str, Any], pool: _Pool
-) -> PromptView:
+def _render(variant: VariantView, template: Prompt, record: JournalRow, pool: _Pool) -> PromptView:
     inputs = dict(record.get("input") or {})
     shot_ids = [str(s) for s in record.get("shot_ids") or []]
     missing = [s for s in shot_ids if s not in pool.rows]

@@ -1,9 +1,12 @@
 """Runs on disk: ``.promptkit/runs/<run-id>/``.
 
     journal.jsonl   one line per finished case, appended and flushed as it ends
-    meta.json       suite, git commit, template hashes, package versions
+    meta.json       suite, git commit, template and input hashes, package versions
     prompts/        the exact template sources the run used
     summary.json    per-variant figures, written when the run ends
+
+Every line and file goes through :func:`promptkit.redact.redact` as it is written,
+so no key reaches the run folder, nor any report read from it.
 
 The journal is the source of truth: a killed run loses only the cases that were
 in flight, and every figure can be recomputed from it. A resumed run appends to
@@ -18,14 +21,16 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from promptkit.errors import BadInput
+from promptkit.git import git_or_none
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.redact import public, redact
+from promptkit.results.fingerprint import changed_parts, suite_fingerprint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,12 +39,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CASE_KEY",
+    "JournalRow",
     "RunStore",
     "RunWriter",
     "finished_cases",
     "load_run",
     "read_journal",
     "summary_frame",
+    "write_json",
 ]
 
 _VERSIONED_PACKAGES = (
@@ -55,19 +62,48 @@ _VERSIONED_PACKAGES = (
 CASE_KEY = ("variant", "row_id", "repeat")
 
 
-def _git(*args: str, cwd: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
+class _CaseRow(TypedDict):
+    """The keys of every journal row: which case it is, and its answer or its error."""
+
+    variant: str
+    prompt: str  # the prompt reference, e.g. sentiment@v2
+    prompt_hash: str
+    model: str
+    shots: int | str  # "max": as many examples as fit the token budget
+    shot_ids: list[str]
+    repeat: int
+    row_id: str
+    input: dict[str, Any]  # template variable -> the row's value
+    expected: Any
+    output: str | None
+    parsed: Any
+    parse_error: str | None
+    scores: dict[str, float]
+    error: str | None
+
+
+class JournalRow(_CaseRow, total=False):
+    """One line of ``journal.jsonl``. A case whose model call failed has only the
+    keys of every row; one that was answered also has these."""
+
+    score_labels: dict[str, str]
+    score_explanations: dict[str, str]
+    score_details: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cost: float | None
+    cached: bool
+    finish_reason: str | None
+    label_probs: dict[str, float] | None
+    scorer_tokens: int
+    scorer_cost: float
+    attempts: int
 
 
 def git_state(folder: Path) -> dict[str, Any]:
-    commit = _git("rev-parse", "HEAD", cwd=folder)
-    dirty = _git("status", "--porcelain", cwd=folder)
+    commit = git_or_none(["rev-parse", "HEAD"], folder)
+    dirty = git_or_none(["status", "--porcelain"], folder)
     return {"commit": commit, "dirty": bool(dirty) if commit else None}
 
 
@@ -94,20 +130,27 @@ class RunWriter:
         _lock_or_fail(self._journal.fileno(), folder)
         _drop_torn_tail(path)
 
-    def append(self, row: Mapping[str, Any]) -> None:
-        line = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    def append(self, row: JournalRow) -> None:
+        text = redact(json.dumps(row, ensure_ascii=False, default=str))
+        line = (text + "\n").encode("utf-8")
         view = memoryview(line)
         while view:
             written = self._journal.write(view)
             view = view[written or 0 :]
 
     def write_json(self, name: str, data: Any) -> None:
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
-        os.replace(tmp, self.folder / name)  # atomic: readers see old or new, never half
+        write_json(self.folder, name, data)
 
     def close(self) -> None:
         self._journal.close()
+
+
+def write_json(folder: Path, name: str, data: Any) -> None:
+    """``folder/name`` as JSON, replaced atomically: readers see old or new, never half."""
+    tmp = folder / f".{name}.tmp"
+    text = redact(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, folder / name)
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -199,8 +242,9 @@ class RunStore:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "git": git_state(Path(suite.path).resolve().parent),
             "prompts": {p.ref: {"hash": p.hash, "path": p.path} for p in suite.prompts},
-            "models": [{"name": m.name, **_public(m.options)} for m in suite.models],
-            "resolved_suite": _public(suite.raw),
+            "fingerprint": suite_fingerprint(suite),
+            "models": [{"name": m.name, **public(m.options)} for m in suite.models],
+            "resolved_suite": public(suite.raw),
             "variants": [v.id for v in suite.variants()],
             "metrics": [s.metric for s in suite.scorers],
             "versions": package_versions(),
@@ -239,6 +283,13 @@ def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> No
             raise BadInput(
                 f"{prompt.ref} changed since run {folder.name} was started", path=folder, hint=hint
             )
+    changed = changed_parts(meta.get("fingerprint"), suite)
+    if changed:
+        raise BadInput(
+            f"{', '.join(changed)} changed since run {folder.name} was started",
+            path=folder,
+            hint=hint,
+        )
     variants = [v.id for v in suite.variants()]
     if variants != meta.get("variants"):
         raise BadInput(
@@ -246,23 +297,7 @@ def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> No
         )
 
 
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
-
-
-def _public(options: Any) -> Any:
-    """Drop anything that looks like a credential before it reaches a file."""
-    if isinstance(options, Mapping):
-        return {
-            k: _public(v)
-            for k, v in options.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS) or k == "api_key_env"
-        }
-    if isinstance(options, list):
-        return [_public(v) for v in options]
-    return options
-
-
-def read_journal(folder: Path) -> Iterator[dict[str, Any]]:
+def read_journal(folder: Path) -> Iterator[JournalRow]:
     """Every row of a run's journal in order, superseded ones included."""
     path = folder / "journal.jsonl"
     if not path.is_file():
@@ -346,8 +381,9 @@ def summary_frame(folder: Path, metrics: Sequence[str]) -> pd.DataFrame:
         for column, strings in texts.items():
             strings[i] = _shared(shared, row.get(column))
         for column in SUMMARY_NUMBER_COLUMNS:
-            if row.get(column) is not None:
-                numbers[column][i] = row[column]
+            number = row.get(column)
+            if number is not None:
+                numbers[column][i] = number
         for column, metric in zip(scores, metrics, strict=True):
             value = (row.get("scores") or {}).get(metric)
             if value is not None:

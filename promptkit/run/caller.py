@@ -2,7 +2,9 @@
 
     cache hit? ──yes──► answer (original latency and cost, marked cached)
         │no
-    model lane: concurrency slot, requests-per-minute pacing
+    model lane: breaker open? ──yes──► "not asked" error (see run/breaker.py)
+        │no
+    concurrency slot, requests-per-minute pacing
         │
     budget left? ──no──► BudgetReached: the case is left for a resume
         │
@@ -24,6 +26,7 @@ from typing import Any
 from promptkit.errors import ProviderError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.providers import Completion, Provider, Request, get_provider
+from promptkit.run.breaker import Breaker
 from promptkit.run.cache import ResponseCache, cache_key
 from promptkit.run.pricing import Budget, PriceBook
 from promptkit.run.ratelimit import RateLimiter
@@ -33,9 +36,12 @@ from promptkit.suite import ModelSpec, Suite
 __all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    """How to run a suite; ``None`` means: the suite's setting, else the default."""
+    """How to run a suite; ``None`` means: the suite's setting, else the default.
+
+    ``RunOptions(limit=10, cache=False)``: every field is keyword-only.
+    """
 
     limit: int | None = None
     concurrency: int | None = None  # requests in flight per model
@@ -62,10 +68,11 @@ def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
 
 
 class _Lane:
-    """One model: its provider, a bound on requests in flight, and optional pacing."""
+    """One model: its provider, a bound on requests in flight, optional pacing, a breaker."""
 
     def __init__(self, provider: Provider, width: int, rpm: float | None) -> None:
         self.provider = provider
+        self.breaker = Breaker(provider.model)
         self.width = width
         self.slots = asyncio.Semaphore(width)
         self.limiter = RateLimiter(rpm) if rpm else None
@@ -120,9 +127,13 @@ class Caller:
         if hit is not None:
             return hit, 0
         lane = self.lane(request.model)
+        lane.breaker.check()
         async with lane.slots:
+            lane.breaker.check()  # it may have opened while this case waited for a slot
             completion, attempts = await with_retries(
-                lambda: self._attempt(lane, request), self.policy
+                lambda: self._attempt(lane, request),
+                self.policy,
+                stop=lane.breaker.stop_retrying,
             )
         completion.cost = self.prices.cost(
             request.model, completion.prompt_tokens, completion.completion_tokens, completion.cost
@@ -138,9 +149,19 @@ class Caller:
         if lane.limiter is not None:
             await lane.limiter.wait()
         try:
-            return await _within(self.timeout, lane.provider.complete(request))
+            completion = await _within(self.timeout, lane.provider.complete(request))
         except asyncio.TimeoutError:
             raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from None
+        except ProviderError as error:
+            lane.breaker.failed(error)
+            raise
+        lane.breaker.succeeded()
+        return completion
+
+    def stopped(self) -> str | None:
+        """Why some models were no longer asked (their breakers opened); None if none."""
+        reasons = [lane.breaker.reason for lane in self.lanes.values() if lane.breaker.reason]
+        return "; ".join(f"no longer asked: {r}" for r in reasons) or None
 
     async def close(self) -> None:
         for lane in self.lanes.values():

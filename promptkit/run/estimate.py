@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.providers import Request
@@ -28,9 +27,11 @@ class DryRun:
     unpriced: tuple[str, ...]
 
 
-def dry_run(suite: Suite, *, root: str | Path = DEFAULT_ROOT, **options: Any) -> DryRun:
+def dry_run(
+    suite: Suite, options: RunOptions | None = None, *, root: str | Path = DEFAULT_ROOT
+) -> DryRun:
     """Render every case and estimate requests, prompt tokens and cost; call nothing."""
-    settings = RunOptions(**options)
+    settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()

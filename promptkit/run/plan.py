@@ -14,19 +14,22 @@ from typing import Any
 from promptkit.define.datasets import Row
 from promptkit.define.prompts import Message
 from promptkit.define.shots import ShotSelector
-from promptkit.providers.base import Request
+from promptkit.providers.base import Request, estimate_text_tokens
 from promptkit.suite import Suite, Variant
 
 __all__ = ["CasePlan", "Planner", "estimate_tokens"]
 
+#: Tokens of chat framing (role markers, separators) counted per message.
+_FRAMING_TOKENS = 4
+
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
-    """About four characters a token, plus a few tokens of chat framing per message.
+    """The text estimate (about four characters a token), plus chat framing per message.
 
     Used for the many-shot token budget and for dry-run estimates; real counts
     come back from the provider with each completion.
     """
-    return sum(len(m.content) // 4 + 4 for m in messages)
+    return sum(estimate_text_tokens(m.content) + _FRAMING_TOKENS for m in messages)
 
 
 @dataclass(frozen=True)

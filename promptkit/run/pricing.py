@@ -10,17 +10,19 @@ Order of authority for one completion:
 
 2. the cost the provider reported (litellm prices its own calls);
 3. litellm's price map, read from the JSON file litellm ships (never from the
-   network, and without importing litellm, which takes seconds);
+   network, and without importing litellm, which takes seconds); its ``ft:``
+   entries price a model's fine-tuned twin for ``advise``;
 4. unknown: ``None``, never a guess. ``local/`` and ``mock/`` models cost 0.
 
 A :class:`Budget` stops a run from sending new requests once it has spent
-``--max-cost``.
+``max_cost`` (``--max-cost``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -29,14 +31,21 @@ from typing import Any
 
 __all__ = [
     "FREE_PREFIXES",
+    "PER_MILLION",
     "Budget",
     "BudgetReached",
     "Price",
     "PriceBook",
+    "finetuned_map_price",
+    "is_free",
     "litellm_price_map",
+    "map_names",
+    "map_price",
     "training_price_unknown",
 ]
 
+#: Prices are given per million tokens (suite files, CLI flags) and kept per token.
+PER_MILLION = 1_000_000
 #: Prefixes whose models run on this machine and cost nothing per call.
 FREE_PREFIXES = ("local", "mock", "hf")
 _PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
@@ -75,16 +84,47 @@ def litellm_price_map() -> Mapping[str, Any]:
     return data
 
 
-def _from_map(model: str) -> Price | None:
+def is_free(model: str) -> bool:
+    """Whether ``model`` runs on this machine (or is scripted) and so costs 0 per call."""
+    return model.partition("/")[0] in FREE_PREFIXES
+
+
+def map_names(model: str) -> list[str]:
+    """Names to look ``model`` up by: the full name, then without the provider prefix."""
+    names = [model]
+    if "/" in model:
+        names.append(model.partition("/")[2])
+    return names
+
+
+def _entry_price(entry: Mapping[str, Any]) -> Price:
+    return Price(
+        float(entry.get("input_cost_per_token") or 0.0),
+        float(entry.get("output_cost_per_token") or 0.0),
+    )
+
+
+def map_price(model: str) -> tuple[str, Price] | None:
+    """litellm's price of ``model`` and the name of the entry it came from; None: unknown."""
     table = litellm_price_map()
-    _, _, bare = model.partition("/")
-    for name in (model, bare):
+    for name in map_names(model):
         entry = table.get(name)
         if isinstance(entry, Mapping) and "input_cost_per_token" in entry:
-            return Price(
-                float(entry.get("input_cost_per_token") or 0.0),
-                float(entry.get("output_cost_per_token") or 0.0),
-            )
+            return name, _entry_price(entry)
+    return None
+
+
+_DATED = r"(-\d{4}-\d{2}-\d{2})?"
+
+
+def finetuned_map_price(model: str) -> tuple[str, Price] | None:
+    """litellm's price of ``model`` fine-tuned: its latest ``ft:<model>[-YYYY-MM-DD]`` entry."""
+    table = litellm_price_map()
+    for name in map_names(model):
+        pattern = re.compile(rf"^ft:{re.escape(name)}{_DATED}$")
+        keys = sorted(k for k in table if pattern.match(k))
+        if keys:
+            return keys[-1], _entry_price(table[keys[-1]])  # the latest dated snapshot
     return None
 
 
@@ -94,7 +134,8 @@ class PriceBook:
     def __init__(self, overrides: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.overrides = {
             name: Price(
-                float(p.get("input_per_1m", 0.0)) / 1e6, float(p.get("output_per_1m", 0.0)) / 1e6
+                float(p.get("input_per_1m", 0.0)) / PER_MILLION,
+                float(p.get("output_per_1m", 0.0)) / PER_MILLION,
             )
             for name, p in (overrides or {}).items()
         }
@@ -108,9 +149,10 @@ class PriceBook:
     def _lookup(self, model: str) -> Price | None:
         if model in self.overrides:
             return self.overrides[model]
-        if model.partition("/")[0] in FREE_PREFIXES:
+        if is_free(model):
             return Price(0.0, 0.0)
-        return _from_map(model)
+        found = map_price(model)
+        return found[1] if found is not None else None
 
     def cost(
         self, model: str, prompt_tokens: int, completion_tokens: int, reported: float | None
@@ -148,6 +190,6 @@ class Budget:
         if not self.reached:
             return None
         return (
-            f"--max-cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
+            f"max_cost ${self.max_cost:.4f} reached (spent ${self.spent:.4f}); "
             "resume the run to ask the remaining cases"
         )

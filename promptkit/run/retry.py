@@ -48,8 +48,13 @@ async def with_retries(
     policy: RetryPolicy,
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    stop: Callable[[], str | None] = lambda: None,
 ) -> tuple[T, int]:
-    """Run ``attempt`` until it succeeds or the policy gives up; return (result, attempts)."""
+    """Run ``attempt`` until it succeeds or the policy gives up; return (result, attempts).
+
+    ``stop`` is asked before each retry: a reason (say, the model's breaker opened)
+    ends the retries with the last error and that reason.
+    """
     tries = 0
     while True:
         tries += 1
@@ -57,17 +62,22 @@ async def with_retries(
             return await attempt(), tries
         except ProviderError as error:
             wait = policy.delay(tries - 1, error)
-            if wait is None:
-                why = _why_given_up(error, tries, policy)
-                if why is None:
-                    raise
-                raise ProviderError(
-                    f"{error.message} ({why})",
-                    retryable=error.retryable,
-                    retry_after=error.retry_after,
-                    status=error.status,
-                ) from error
-            await sleep(wait)
+            stopped = stop() if wait is not None else None
+            if wait is not None and stopped is None:
+                await sleep(wait)
+                stopped = stop()
+                if stopped is None:
+                    continue
+            why = stopped or _why_given_up(error, tries, policy)
+            if why is None:
+                raise
+            raise ProviderError(
+                f"{error.message} ({why})",
+                retryable=error.retryable,
+                retry_after=error.retry_after,
+                status=error.status,
+                unreachable=error.unreachable,
+            ) from error
 
 
 def _why_given_up(error: ProviderError, tries: int, policy: RetryPolicy) -> str | None:

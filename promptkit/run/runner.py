@@ -4,9 +4,11 @@ A bounded window of cases is in flight at once; each sends its request through
 the :class:`~promptkit.run.caller.Caller` (cache, concurrency and pacing per model,
 budget, retries with a timeout, price), then the answer is parsed, scored,
 appended to the journal, and counted. A case that fails becomes an error row; it
-never stops the run. A resumed run asks only the cases its journal lacks or holds
-as errors. Nothing here prints: progress is reported through a callback so the
-CLI (or a notebook) decides how to show it.
+never stops the run. A model that refuses attempt after attempt (a dead endpoint,
+a bad key) is no longer asked: its remaining cases become ``not asked`` error
+rows at once (:mod:`promptkit.run.breaker`). A resumed run asks only the cases
+its journal lacks or holds as errors. Nothing here prints: progress is reported
+through a callback so the CLI (or a notebook) decides how to show it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from promptkit.define.parsers import Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.providers import Completion, Request
-from promptkit.results.store import RunStore, RunWriter, finished_cases, summary_frame
-from promptkit.results.summary import VariantSummary, summarize
+from promptkit.results.run_summary import record_summary
+from promptkit.results.store import JournalRow, RunStore, RunWriter, finished_cases
+from promptkit.results.summary import VariantSummary
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import CasePlan, Planner
 from promptkit.run.pricing import Budget, BudgetReached, PriceBook
@@ -74,6 +77,8 @@ class RunResult:
     stopped: str | None = None
     #: Per model, answer tokens per second of request time (fresh answers only).
     output_tokens_per_s: dict[str, float] = field(default_factory=dict)
+    #: (error message, cases) for the failed cases, most frequent first.
+    error_counts: list[tuple[str, int]] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -106,7 +111,8 @@ class _Execution:
         row = self._base_row(plan)
         try:
             completion, attempts = await self.caller(plan.request)
-            row.update(await self._score(plan, completion), attempts=attempts)
+            row = await self._score(plan, completion, row)
+            row["attempts"] = attempts
         except BudgetReached:
             return  # never asked: not journaled, so a resume asks it
         except ProviderError as exc:
@@ -116,7 +122,7 @@ class _Execution:
         self.writer.append(row)
         self._count(row)
 
-    def _base_row(self, plan: CasePlan) -> dict[str, Any]:
+    def _base_row(self, plan: CasePlan) -> JournalRow:
         variant = plan.variant
         reference = self.suite.reference
         return {
@@ -137,7 +143,8 @@ class _Execution:
             "error": None,
         }
 
-    async def _score(self, plan: CasePlan, completion: Completion) -> dict[str, Any]:
+    async def _score(self, plan: CasePlan, completion: Completion, row: JournalRow) -> JournalRow:
+        """``row`` with the answer, its scores and its usage."""
         parsed = self.parsers[plan.variant.prompt.ref].parse(completion.text)
         expected = plan.row.data.get(self.suite.reference) if self.suite.reference else None
         usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
@@ -160,6 +167,7 @@ class _Execution:
         )
         scores, labels, explanations, details, error = await self._apply_scorers(case)
         return {
+            **row,
             "output": completion.text,
             "parsed": parsed.value,
             "parse_error": parsed.error,
@@ -175,7 +183,8 @@ class _Execution:
             "cached": completion.cached,
             "finish_reason": completion.finish_reason,
             "label_probs": completion.label_probs,
-            **usage,
+            "scorer_tokens": int(usage["scorer_tokens"]),
+            "scorer_cost": usage["scorer_cost"],
         }
 
     async def _apply_scorers(
@@ -204,7 +213,7 @@ class _Execution:
                 details[bound.metric] = score.details
         return scores, labels, explanations, details, error
 
-    def _count(self, row: dict[str, Any]) -> None:
+    def _count(self, row: JournalRow) -> None:
         progress = self.progress
         progress.done += 1
         progress.errors += row["error"] is not None
@@ -219,13 +228,13 @@ class _Execution:
 
 async def run_suite_async(
     suite: Suite,
+    options: RunOptions | None = None,
     *,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
-    **options: Any,
 ) -> RunResult:
-    """Run every variant of ``suite`` and store the run; ``options`` are :class:`RunOptions`."""
-    settings = RunOptions(**options)
+    """Run every variant of ``suite`` and store the run."""
+    settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
@@ -244,7 +253,12 @@ async def run_suite_async(
     finally:
         await caller.close()
         writer.close()
-    return _finish(suite, writer, budget.reason())
+    return _finish(suite, writer, _why_stopped(budget, caller))
+
+
+def _why_stopped(budget: Budget, caller: Caller) -> str | None:
+    reasons = [r for r in (budget.reason(), caller.stopped()) if r]
+    return "; ".join(reasons) or None
 
 
 def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceBook) -> None:
@@ -253,7 +267,7 @@ def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceB
     for model in suite.models:
         if prices.price(model.name) is None:
             raise BadInput(
-                f"--max-cost needs a price for {model.name}, which litellm's price map lacks",
+                f"max_cost needs a price for {model.name}, which litellm's price map lacks",
                 path=suite.path,
                 hint=f"add prices: {{{model.name}: {{input_per_1m: ..., output_per_1m: ...}}}}",
             )
@@ -315,45 +329,26 @@ async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: Budge
 
 
 def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
-    metrics = [s.metric for s in suite.scorers]
-    frame = summary_frame(writer.folder, metrics)
-    summaries = summarize(frame, metrics)
-    errors = sum(s.errors for s in summaries)
-    speeds = output_tokens_per_s(frame)
-    writer.write_json(
-        "summary.json",
-        {
-            "run_id": writer.id,
-            "cases": len(frame),
-            "errors": errors,
-            "stopped": stopped,
-            "output_tokens_per_s": speeds,
-            "variants": [s.to_dict() for s in summaries],
-        },
+    """The run's summary, written beside its journal (which stays, whatever happens here)."""
+    figures = record_summary(writer.folder, [s.metric for s in suite.scorers], stopped)
+    return RunResult(
+        writer.id,
+        writer.folder,
+        figures.summaries,
+        figures.errors,
+        figures.cases,
+        stopped,
+        figures.output_tokens_per_s,
+        figures.error_counts,
     )
-    return RunResult(writer.id, writer.folder, summaries, errors, len(frame), stopped, speeds)
-
-
-def output_tokens_per_s(frame: Any) -> dict[str, float]:
-    """Per model: answer tokens per second of request time, over answers not from the cache.
-
-    For an in-process local model a request's latency is its own generation time
-    (requests take turns on the model), so this is the model's generation speed.
-    """
-    fresh = frame[frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
-    speeds = {}
-    for model, group in fresh.groupby("model", sort=False):
-        seconds = float(group["latency_s"].sum())
-        speeds[str(model)] = round(float(group["completion_tokens"].sum()) / seconds, 1)
-    return speeds
 
 
 def run_suite(
     suite: Suite,
+    options: RunOptions | None = None,
     *,
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
-    **options: Any,
 ) -> RunResult:
     """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
-    return asyncio.run(run_suite_async(suite, root=root, on_progress=on_progress, **options))
+    return asyncio.run(run_suite_async(suite, options, root=root, on_progress=on_progress))

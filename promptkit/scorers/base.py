@@ -6,6 +6,9 @@ Two ways to register, one registry:
 - ``@scorer_factory("name")`` on ``factory(setup, **args) -> fn(case)``: called once
   when the suite loads, so heavy imports, model loading and argument checks happen
   there (a missing optional extra is a one-line error before any model is called).
+
+A name nobody has registered yet is looked up among the ``promptkit.scorers`` entry
+points, where the built-in families are declared too (see :mod:`promptkit.plugins`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.errors import SuiteError
+from promptkit.plugins import PluginGroup
 from promptkit.providers.base import Completion, Request
 
 if TYPE_CHECKING:
@@ -90,6 +94,13 @@ class _Entry:
 
 
 _SCORERS: dict[str, _Entry] = {}
+_PLUGINS = PluginGroup(
+    group="promptkit.scorers",
+    kind="scorer",
+    registry=_SCORERS,
+    error=SuiteError,
+    register_with="@scorer or @scorer_factory",
+)
 
 
 def scorer(name: str | None = None) -> Callable[[ScorerFn], ScorerFn]:
@@ -113,7 +124,8 @@ def scorer_factory(name: str | None = None) -> Callable[[ScorerFactory], ScorerF
 
 
 def registered_scorers() -> list[str]:
-    return sorted(_SCORERS)
+    """Every scorer name a suite can use, registered or declared by an entry point."""
+    return _PLUGINS.names(_SCORERS)
 
 
 @dataclass(frozen=True)
@@ -168,7 +180,7 @@ def make_scorer(
         raise SuiteError(
             f"bad scorer entry {spec!r}", path=path, hint="write a name or {name: {args}}"
         )
-    entry = _SCORERS.get(name)
+    entry = _lookup(name, path)
     if entry is None:
         raise SuiteError(
             f"unknown scorer {name!r}",
@@ -182,6 +194,15 @@ def make_scorer(
     else:
         fn = functools.partial(entry.fn, **args)
     return BoundScorer(metric=metric, name=name, fn=fn, args=args)
+
+
+def _lookup(name: str, path: str | Path | None) -> _Entry | None:
+    try:
+        _PLUGINS.ensure(name)
+    except SuiteError as exc:
+        exc.path = exc.path or (str(path) if path is not None else None)
+        raise
+    return _SCORERS.get(name)
 
 
 def _build(

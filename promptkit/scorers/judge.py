@@ -10,8 +10,9 @@
           against: baseline_answer         # a dataset column (default: the reference)
 
 The judge prompt is itself a versioned prompt file (``judge@v1``,
-``judge_pairwise@v1``), looked up in the suite's prompt folder first, then in the
-one shipped beside promptkit. Its front-matter parser reads the verdict.
+``judge_pairwise@v1``), looked up in the suite's prompt folder first, then in
+promptkit's own, shipped as package data (``promptkit/scorers/judge_prompts/``).
+Its front-matter parser reads the verdict.
 
 Judge calls go through the run (``Case.call``): they share its concurrency limits,
 its cache where the runner has one, and their tokens and cost are counted on the
@@ -25,7 +26,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from promptkit.define.parsers import Parser, fold, make_parser
@@ -36,7 +37,8 @@ from promptkit.scorers.base import Case, Score, ScorerSetup, scorer_factory
 
 __all__ = ["JudgeSample", "judge_agreement"]
 
-_SHIPPED_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+#: promptkit's own judge prompts: package data, so that any install finds them.
+_SHIPPED_PROMPTS = resources.files("promptkit.scorers") / "judge_prompts"
 _PASS = {"pass", "yes", "true", "correct", "good"}
 _FAIL = {"fail", "no", "false", "incorrect", "bad"}
 #: Without an explicit temperature, k > 1 samples are drawn at this one; at 0 they
@@ -66,13 +68,29 @@ def judge_agreement(values: Sequence[float]) -> float:
 
 def _load_prompt(setup: ScorerSetup, ref: str) -> Prompt:
     family, _ = parse_ref(ref)
-    for library in (setup.prompts, PromptLibrary(_SHIPPED_PROMPTS)):
-        if library is not None and library.versions(family):
-            return library.get(ref)
+    if setup.prompts is not None and setup.prompts.versions(family):
+        return setup.prompts.get(ref)
+    shipped = _shipped_prompt(family, ref)
+    if shipped is not None:
+        return shipped
     raise SuiteError(
         f"judge prompt {ref!r} not found in the suite's prompts or promptkit's own",
-        hint=f"add prompts/{ref.split('@')[0]}/v1.jinja (copy promptkit's prompts/judge/)",
+        hint=f"add prompts/{family}/v1.jinja, starting from a copy of promptkit's own "
+        f"{_SHIPPED_PROMPTS / 'judge' / 'v1.jinja'}",
     )
+
+
+def _shipped_prompt(family: str, ref: str) -> Prompt | None:
+    """``ref`` from promptkit's own judge prompts, or None when it has no such family.
+
+    In an installed package (pip always unpacks wheels) the folder is a real one and
+    ``as_file`` hands it over as it is. The Prompt is read whole before the ``with``
+    ends, so on Python 3.12+, where ``as_file`` extracts a zipped folder to a
+    temporary copy, a zipped promptkit finds its judge prompts too.
+    """
+    with resources.as_file(_SHIPPED_PROMPTS) as folder:
+        library = PromptLibrary(folder)
+        return library.get(ref) if library.versions(family) else None
 
 
 class _Judge:
