@@ -34,7 +34,7 @@ from promptkit.report.prompt_views import prompt_diffs, rendered_prompts
 from promptkit.results.compare import compare_variants
 from promptkit.results.store import RunStore
 from tests.conftest import needs_local_model, write
-from tests.test_suite import PROMPT
+from tests.test_suite import PROMPT, make_project
 
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = "<img src=x onerror=window.__pwned=1>"
@@ -406,3 +406,26 @@ def test_shots_plot_accepts_a_bound_a_rounding_error_inside_the_mean() -> None:
         ShotPoint("v2", "#1f77b4", k, 1.0, 0.926, 1.0 - 1e-16, 50.0 + k, None) for k in (0, 4)
     ]
     assert shots_svg(points).lstrip().startswith("<")
+
+
+def test_every_variant_tied_at_the_best_mean_is_starred(tmp_path: Path, cli: Any) -> None:
+    """cls@v1 and cls@v2 get the same answers (6 of 6), other@v1 3 of 6: both leaders are
+    starred, in the terminal table and in the page."""
+    suite = make_project(
+        tmp_path,
+        "dataset: {path: ../datasets/rows.jsonl, id: id}\ninputs: [text]\nreference: label\n"
+        "prompts: [cls@v1, cls@v2, other]\nscorers: [label_accuracy]\nmodels:\n"
+        "  - name: mock/scripted\n    responses:\n      - {match: '^Other: ', reply: pos}\n"
+        "      - {match: 'row [024]', reply: neg}\n    default: pos\n",
+    )
+    write(
+        tmp_path / "prompts" / "other" / "v1.jinja",
+        PROMPT.replace('{% message "user" %}{{ text }}', '{% message "user" %}Other: {{ text }}'),
+    )
+    code, out, err = cli("eval", str(suite), "-q", "--html", "tie.html")
+    assert code == 0, err
+    starred = {line.split()[1] for line in out.splitlines() if "] * │" in line}
+    assert starred == {"cls@v1", "cls@v2"}, out
+    table = Path("tie.html").read_text().split('id="summary-table"')[1].split("</table>")[0]
+    best_cells = re.findall(r'class="num score best">([^<]*)<', table)
+    assert best_cells == ["1.000 [0.610, 1.000] "] * 2

@@ -23,7 +23,7 @@ from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, Shot
 from promptkit.results.compare import Comparison, compare_variants, run_metrics
 from promptkit.results.stats import holm
 from promptkit.results.store import JournalRow, RunStore, load_run, read_journal
-from promptkit.results.summary import VariantSummary, best_variant, summarize
+from promptkit.results.summary import VariantSummary, best_variants, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,12 +119,13 @@ def load_content(
         differences = _differences(frame, ids, reference, metrics)
     labels = _labels(summaries)
     colors = _colors(summaries)
+    best = {m: best_variants(summaries, m) for m in metrics}
     variants = [
         VariantView(
             summary=s,
             label=labels[s.variant],
             color=colors[s.variant],
-            best=frozenset(m for m in metrics if best_variant(summaries, m) == s.variant),
+            best=frozenset(m for m in metrics if s.variant in best[m]),
             differences=differences.get(s.variant, {}),
         )
         for s in summaries
