@@ -129,3 +129,10 @@ def test_compare_bad_input_is_one_line(cli: Any, run_id: str) -> None:
     code, _, err = cli("compare", run_id, "--b", "cls@v7")
     assert code == 2 and "no variant of run" in err and "matches 'cls@v7'" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_compare_states_its_holm_family(cli: Any, run_id: str) -> None:
+    code, out, _ = cli("compare", run_id)
+    assert code == 0
+    note = "p (Holm): adjusted over the 6 comparison(s) shown (every variant pair and metric)"
+    assert " ".join(out.split()).count(note) == 3  # under each of the 3 tables, one family

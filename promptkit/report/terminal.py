@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from promptkit.results.compare import Comparison, FlippedRow
+from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.summary import (
     ClassificationReport,
     SweepPoint,
@@ -154,10 +154,10 @@ def _p(value: float) -> str:
 
 def comparison_table(comparison: Comparison) -> Table:
     """Per metric: both means, the paired difference b - a with its interval, the test."""
+    flips = "fixed: a failed and b passed; broken: the reverse"
     table = Table(
         title=f"b - a on {comparison.rows} shared rows\na: {comparison.a}\nb: {comparison.b}",
-        caption=f"p (Holm) adjusted across {comparison.family} comparison(s); "
-        "fixed: a failed and b passed; broken: the reverse",
+        caption=f"{holm_note(comparison.family)}\n{flips}",
     )
     table.add_column("metric", no_wrap=True)
     for name in ("a", "b", "b - a [95% CI]", "p", "p (Holm)", "test", "fixed", "broken"):

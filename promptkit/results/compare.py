@@ -2,9 +2,12 @@
 
 Rows are matched by ``row_id``; repeats are averaged per row first, so each row
 counts once. Each metric gets a paired difference (b - a) with its interval and
-p-value, and the rows that flipped. When several comparisons are made at once
-(several metrics, several variants against a baseline, every variant of two runs)
-the p-values are Holm-adjusted across all of them together.
+p-value, and the rows that flipped.
+
+The multiple-testing family is one rule for every output (``compare``, the
+baseline table, ``pr.md``, the HTML report): the p-values an output shows are
+Holm-adjusted together, over every pair of variants and every metric in it, and
+the output says so with :func:`holm_note`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ __all__ = [
     "compare_variants",
     "find_variant",
     "flipped_rows",
+    "holm_family",
+    "holm_note",
     "plan_pairs",
     "run_metrics",
     "variant_scores",
@@ -96,14 +101,22 @@ def _unadjusted(
     return Comparison(a=a, b=b, rows=rows, metrics=[m for m, _ in results])
 
 
-def _adjust(comparisons: list[Comparison]) -> list[Comparison]:
-    """Holm across every metric of every comparison: one family of tests."""
+def holm_family(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """Holm across every metric of every comparison given: one family of tests, the one
+    an output shows (see the module docstring)."""
     flat = [m for c in comparisons for m in c.metrics]
     adjusted = iter(holm([m.difference.p_value if m.difference.n else 1.0 for m in flat]))
     return [
         replace(c, metrics=[replace(m, p_holm=next(adjusted)) for m in c.metrics], family=len(flat))
         for c in comparisons
     ]
+
+
+def holm_note(family: int) -> str:
+    """The line an output prints to state its family."""
+    return (
+        f"p (Holm): adjusted over the {family} comparison(s) shown (every variant pair and metric)"
+    )
 
 
 def compare_variants(
@@ -115,7 +128,7 @@ def compare_variants(
 ) -> Comparison:
     """Compare variant ``a`` of ``frame_a`` with variant ``b`` of ``frame_b`` (may be one run);
     p-values Holm-adjusted across the metrics."""
-    return _adjust([_unadjusted(frame_a, a, frame_b, b, metrics)])[0]
+    return holm_family([_unadjusted(frame_a, a, frame_b, b, metrics)])[0]
 
 
 def compare_many(
@@ -125,7 +138,7 @@ def compare_many(
     metrics: Sequence[str],
 ) -> list[Comparison]:
     """Several (a, b) pairs at once, Holm-adjusted across every pair and metric."""
-    return _adjust([_unadjusted(frame_a, a, frame_b, b, metrics) for a, b in pairs])
+    return holm_family([_unadjusted(frame_a, a, frame_b, b, metrics) for a, b in pairs])
 
 
 def run_variants(frame: pd.DataFrame) -> list[str]:
