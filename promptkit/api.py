@@ -114,10 +114,10 @@ def evaluate_pr(
     )
     if strict:
         enforce(preflight(pr.suite))
-    result = run_suite(pr.suite, options, root=root, on_progress=on_progress)
+    result = run_suite(pr.suite, options, root=pr.root, on_progress=on_progress)
     wants_report = bool(junit or markdown or step_summary or save_baseline)
     verdict = pr.conclude(result.path, reread=wants_report)
-    text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, root)
+    text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, pr.root)
     return PrResult(result, verdict, text)
 
 

@@ -311,11 +311,14 @@ def test_report_has_every_section_and_the_metadata(run_folder: Path) -> None:
     assert meta["versions"]["python"] in page and meta["created"] in page
 
 
-def test_cli_report_writes_into_the_run_folder_by_default(run_folder: Path, cli: Any) -> None:
+def test_cli_report_writes_into_the_run_folder_by_default(
+    run_folder: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(run_folder.parents[2])  # the project: 'report' finds its latest run
     code, out, _ = cli("report")
     assert code == 0
     assert (run_folder / "report.html").is_file()
-    assert str(run_folder / "report.html") in out
+    assert f"report -> {Path('.promptkit', 'runs', run_folder.name, 'report.html')}" in out
     code, out, _ = cli("report", run_folder.name[:15], "-o", "out/page.html")
     assert code == 0 and Path("out/page.html").read_text().startswith("<!doctype html>")
 

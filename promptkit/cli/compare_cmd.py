@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from promptkit.cli.options import note_runs_root
+
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
@@ -43,6 +45,7 @@ def command(
     from promptkit.results.compare import compare_many, pair_variants
     from promptkit.results.store import load_run
 
+    note_runs_root()
     frame_a = load_run(run)
     frame_b = load_run(run_b) if run_b else None
     other = frame_b if frame_b is not None else frame_a
