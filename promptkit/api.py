@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from promptkit.ci.pipeline import GateRules, Verdict, prepare_pr
 from promptkit.define.datasets import Row
 from promptkit.define.prompts import Message, PromptLibrary
-from promptkit.errors import BadInput
+from promptkit.errors import BadInput, PromptError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.run.caller import RunOptions
 from promptkit.run.estimate import DryRun, dry_run
@@ -114,10 +114,10 @@ def evaluate_pr(
     )
     if strict:
         enforce(preflight(pr.suite))
-    result = run_suite(pr.suite, options, root=root, on_progress=on_progress)
+    result = run_suite(pr.suite, options, root=pr.root, on_progress=on_progress)
     wants_report = bool(junit or markdown or step_summary or save_baseline)
     verdict = pr.conclude(result.path, reread=wants_report)
-    text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, root)
+    text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, pr.root)
     return PrResult(result, verdict, text)
 
 
@@ -168,9 +168,16 @@ def render_prompt(
     if suite is None:
         if shots:
             raise BadInput("shots need a suite", hint="the suite names the example pool")
-        return PromptLibrary(prompts_dir).get(ref).render(dict(variables or {}))
+        prompt = PromptLibrary(prompts_dir).get(ref)
+        missing = [name for name in prompt.meta.inputs if name not in (variables or {})]
+        if missing:
+            raise PromptError(
+                f"missing input {missing[0]!r} declared by {prompt.ref}",
+                path=prompt.path,
+                hint=f"pass --var {missing[0]}=VALUE, or --suite to take a dataset row",
+            )
+        return prompt.render(dict(variables or {}))
     loaded = load_suite(suite).with_prompts([ref])
-    planner = Planner(loaded)
     chosen = _find_row(loaded, row)
     variant = Variant(loaded.prompts[0], loaded.models[0], shots)
     if shots and loaded.pool is None:
@@ -179,7 +186,10 @@ def render_prompt(
         # --var names template variables; the row holds dataset columns ({var: column}).
         overrides = {loaded.inputs.get(name, name): value for name, value in variables.items()}
         chosen = Row(chosen.id, {**chosen.data, **overrides}, chosen.line)
-    messages, _ = planner.render(variant, chosen)
+        # A --var the suite does not map is a variable of its own, not a missing input.
+        extra = {name: name for name in variables if name not in loaded.inputs}
+        loaded = replace(loaded, inputs={**loaded.inputs, **extra})
+    messages, _ = Planner(loaded).render(variant, chosen)
     return messages
 
 

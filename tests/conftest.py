@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from promptkit import paths
 from promptkit.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,15 @@ needs_local_model = pytest.mark.skipif(
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PROMPTKIT_DEBUG", raising=False)
+    # A suite of this repository (evals/sentiment.yaml) would keep its runs in the
+    # repository's own .promptkit/: a project outside the test's folder is not one.
+    find_project = paths.find_project
+
+    def inside_tmp(start: str | Path) -> Path | None:
+        found = find_project(start)
+        return found if found is not None and found.is_relative_to(tmp_path) else None
+
+    monkeypatch.setattr(paths, "find_project", inside_tmp)
 
 
 @pytest.fixture

@@ -240,9 +240,10 @@ def scripted(request: Request) -> Completion:
 
 
 @pytest.fixture
-def run(tmp_path: Path) -> str:
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     register_mock("advise", scripted)
     suite = make_project(tmp_path / "proj", BASE.replace("mock/echo", "mock/advise"))
+    monkeypatch.chdir(tmp_path / "proj")  # the run is read back by id, from its project
     result = evaluate(suite, prompts=["cls@v1"])
     return result.run_id
 

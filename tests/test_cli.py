@@ -152,6 +152,30 @@ def test_undefined_template_variable(cli: Any, tmp_path: Path) -> None:
     assert "broken/v1.jinja:2: undefined variable: 'txet' is undefined" in _one_line_error(err)
 
 
+def test_missing_input_hint_fits_the_command(cli: Any, tmp_path: Path) -> None:
+    """Only render has --var: eval and check point at the suite's inputs mapping."""
+    suite = make_project(tmp_path, BASE.replace("[cls@v1, cls@v2, plain]", "[topic]"))
+    write(
+        tmp_path / "prompts" / "topic" / "v1.jinja",
+        "---\ninputs: [text, topic]\n---\n"
+        '{% message "user" %}{{ text }} {{ topic }}{% endmessage %}\n',
+    )
+    for command in (("eval", str(suite), "-q"), ("eval", str(suite), "--dry-run")):
+        code, _, err = cli(*command)
+        line = _one_line_error(err)
+        assert code == 2 and "--var" not in line, line
+        assert line.startswith(f"promptkit: error: {suite}:3: topic@v1 declares input 'topic',")
+        assert "add 'topic' to inputs if the dataset has that column, map it" in line
+    code, _, err = cli("check")
+    assert "evals/s.yaml:3: topic@v1 declares input 'topic'" in err and "--var" not in err
+    code, _, err = cli("render", "topic", "--var", "text=a")
+    assert code == 2 and _one_line_error(err).endswith(
+        "(pass --var topic=VALUE, or --suite to take a dataset row)"
+    )
+    code, out, _ = cli("render", "topic", "--suite", str(suite), "--var", "topic=sport")
+    assert code == 0 and "row 0 sport" in out  # a --var the suite does not map still counts
+
+
 def test_debug_env_shows_traceback(tmp_path: Path) -> None:
     suite = make_project(tmp_path, BASE + "colour: red\n")
     env = {**os.environ, "PROMPTKIT_DEBUG": "1"}

@@ -129,3 +129,46 @@ def test_compare_bad_input_is_one_line(cli: Any, run_id: str) -> None:
     code, _, err = cli("compare", run_id, "--b", "cls@v7")
     assert code == 2 and "no variant of run" in err and "matches 'cls@v7'" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_compare_states_its_holm_family(cli: Any, run_id: str) -> None:
+    code, out, _ = cli("compare", run_id)
+    assert code == 0
+    note = "p (Holm): adjusted over the 6 comparison(s) shown (every variant pair and metric)"
+    assert " ".join(out.split()).count(note) == 3  # under each of the 3 tables, one family
+
+
+def test_compare_across_two_models_pairs_by_prompt_and_shots(
+    cli: Any, tmp_path: Path, run_id: str
+) -> None:
+    """The README's 'same variants, two runs (e.g. two models)': ids differ in the model."""
+    register_mock("cmp3", lambda request: "pos")
+    suite = tmp_path / "evals" / "s.yaml"
+    second = evaluate(suite, models=["mock/cmp3"], prompts=["cls@v1", "cls@v2"]).run_id
+    code, out, err = cli("compare", run_id, "--run-b", second, "--metric", "label_accuracy")
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "paired by prompt and shots across models (a: mock/cmp2; b: mock/cmp3)" in flat
+    assert "a: cls@v1 | mock/cmp2 | k=0 b: cls@v1 | mock/cmp3 | k=0" in flat
+    code, out, _ = cli("compare", run_id, "--run-b", second, "--json")
+    data = json.loads(out)
+    assert [(c["a"], c["b"]) for c in data] == [
+        (f"cls@v{v} | mock/cmp2 | k={k}", f"cls@v{v} | mock/cmp3 | k={k}")
+        for v in (1, 2)
+        for k in (0, 2)
+    ]
+    assert data[0]["paired"].startswith("paired by prompt and shots")
+    first = data[0]["metrics"][0]
+    assert first["a_mean"] == pytest.approx(5 / 6) and first["b_mean"] == pytest.approx(0.5)
+
+
+def test_compare_across_runs_refuses_an_ambiguous_pairing(
+    cli: Any, tmp_path: Path, run_id: str
+) -> None:
+    register_mock("cmp3", lambda request: "pos")
+    register_mock("cmp4", lambda request: "neg")
+    suite = tmp_path / "evals" / "s.yaml"
+    second = evaluate(suite, models=["mock/cmp3", "mock/cmp4"], prompts=["cls@v1"]).run_id
+    code, _, err = cli("compare", run_id, "--run-b", second)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "several models for the same prompt and shots" in err and "--a and --b" in err

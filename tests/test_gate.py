@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from promptkit import load_run
+from promptkit.ci.baseline import load_outcome
+from promptkit.results.stats import holm
 from tests.conftest import needs_local_model, write
 from tests.gitrepo import BETTER, V1, WORSE, commit_all, git, make_repo
 
@@ -262,3 +264,28 @@ def test_base_versions_on_the_real_model_answer_as_main_did(
         main_frame.set_index("row_id")["output"].to_dict()
     )
     assert base["prompt_hash"].unique().tolist() == main_frame["prompt_hash"].unique().tolist()
+
+
+def test_baseline_p_values_are_one_holm_family_stated_in_the_output(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two head variants (two models) against their bases: the table and pr.md adjust over
+    both comparisons, as ``compare`` does, and say so."""
+    suite = make_repo(tmp_path, monkeypatch)
+    suite.write_text(
+        suite.read_text().replace("scorers:", "  - {name: mock/other, default: pos}\nscorers:")
+    )
+    commit_all(tmp_path, "two models")
+    write(tmp_path / "prompts" / "cls" / "v2.jinja", WORSE)
+    code, out, err = cli(
+        "eval", "evals/s.yaml", "-q", "--baseline", "main", "--markdown", "out/pr.md"
+    )
+    assert code == 0, err
+    pairs = [p.comparison for p in load_outcome(_run(tmp_path, out)).pairs if p.comparison]
+    assert len(pairs) == 2
+    raw = [m.difference.p_value for c in pairs for m in c.metrics]
+    assert [m.p_holm for c in pairs for m in c.metrics] == pytest.approx(holm(raw))
+    assert raw[0] < 0.5 and pairs[0].metrics[0].p_holm == pytest.approx(2 * raw[0])
+    note = "p (Holm): adjusted over the 2 comparison(s) shown (every variant pair and metric)"
+    assert note in " ".join(out.split()), out
+    assert note in (tmp_path / "out" / "pr.md").read_text()

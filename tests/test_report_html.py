@@ -34,7 +34,7 @@ from promptkit.report.prompt_views import prompt_diffs, rendered_prompts
 from promptkit.results.compare import compare_variants
 from promptkit.results.store import RunStore
 from tests.conftest import needs_local_model, write
-from tests.test_suite import PROMPT
+from tests.test_suite import PROMPT, make_project
 
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = "<img src=x onerror=window.__pwned=1>"
@@ -311,11 +311,14 @@ def test_report_has_every_section_and_the_metadata(run_folder: Path) -> None:
     assert meta["versions"]["python"] in page and meta["created"] in page
 
 
-def test_cli_report_writes_into_the_run_folder_by_default(run_folder: Path, cli: Any) -> None:
+def test_cli_report_writes_into_the_run_folder_by_default(
+    run_folder: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(run_folder.parents[2])  # the project: 'report' finds its latest run
     code, out, _ = cli("report")
     assert code == 0
     assert (run_folder / "report.html").is_file()
-    assert str(run_folder / "report.html") in out
+    assert f"report -> {Path('.promptkit', 'runs', run_folder.name, 'report.html')}" in out
     code, out, _ = cli("report", run_folder.name[:15], "-o", "out/page.html")
     assert code == 0 and Path("out/page.html").read_text().startswith("<!doctype html>")
 
@@ -406,3 +409,26 @@ def test_shots_plot_accepts_a_bound_a_rounding_error_inside_the_mean() -> None:
         ShotPoint("v2", "#1f77b4", k, 1.0, 0.926, 1.0 - 1e-16, 50.0 + k, None) for k in (0, 4)
     ]
     assert shots_svg(points).lstrip().startswith("<")
+
+
+def test_every_variant_tied_at_the_best_mean_is_starred(tmp_path: Path, cli: Any) -> None:
+    """cls@v1 and cls@v2 get the same answers (6 of 6), other@v1 3 of 6: both leaders are
+    starred, in the terminal table and in the page."""
+    suite = make_project(
+        tmp_path,
+        "dataset: {path: ../datasets/rows.jsonl, id: id}\ninputs: [text]\nreference: label\n"
+        "prompts: [cls@v1, cls@v2, other]\nscorers: [label_accuracy]\nmodels:\n"
+        "  - name: mock/scripted\n    responses:\n      - {match: '^Other: ', reply: pos}\n"
+        "      - {match: 'row [024]', reply: neg}\n    default: pos\n",
+    )
+    write(
+        tmp_path / "prompts" / "other" / "v1.jinja",
+        PROMPT.replace('{% message "user" %}{{ text }}', '{% message "user" %}Other: {{ text }}'),
+    )
+    code, out, err = cli("eval", str(suite), "-q", "--html", "tie.html")
+    assert code == 0, err
+    starred = {line.split()[1] for line in out.splitlines() if "] * │" in line}
+    assert starred == {"cls@v1", "cls@v2"}, out
+    table = Path("tie.html").read_text().split('id="summary-table"')[1].split("</table>")[0]
+    best_cells = re.findall(r'class="num score best">([^<]*)<', table)
+    assert best_cells == ["1.000 [0.610, 1.000] "] * 2

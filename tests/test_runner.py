@@ -28,7 +28,7 @@ def test_run_writes_journal_summary_and_dataframe(tmp_path: Path) -> None:
     result = evaluate(suite)
     assert result.cases == 5 * 6
     assert result.errors == 0
-    frame = load_run(result.run_id)
+    frame = load_run(result.path)
     assert len(frame) == 30
     labelled = frame[frame["prompt"] != "plain@v1"]
     assert set(labelled["score.label_accuracy"]) == {1.0}
@@ -56,7 +56,7 @@ def test_provider_failures_become_error_rows(tmp_path: Path) -> None:
     register_mock("flaky", flaky)
     suite = make_project(tmp_path / "proj", BASE.replace("mock/echo", "mock/flaky"))
     result = evaluate(suite, prompts=["cls@v1"])
-    frame = load_run(result.run_id)
+    frame = load_run(result.path)
     errors = frame[frame["error"].notna()]
     assert len(errors) == 2  # row 2 in both shot variants
     assert errors["error"].str.contains("HTTP 400").all()
@@ -137,7 +137,7 @@ def test_a_failing_scorer_is_an_error_on_its_row_never_dropped(tmp_path: Path) -
         + "scorer_files: [broken.py]\n"
     )
     result = evaluate(suite, prompts=["cls@v1"])
-    frame = load_run(result.run_id)
+    frame = load_run(result.path)
     assert frame["error"].notna().all()  # every row says its score is missing, and why
     assert (
         frame["error"]

@@ -34,7 +34,7 @@ from promptkit.ci.gitrefs import GitTree, repo_root
 from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
-from promptkit.results.compare import Comparison, compare_variants
+from promptkit.results.compare import Comparison, compare_many
 from promptkit.results.store import RunStore, load_run
 from promptkit.results.summary import VariantSummary, summarize
 from promptkit.suite import Suite, Variant
@@ -358,6 +358,11 @@ class RunOutcome:
         """The variants under test: every variant that is not a baseline one."""
         return [s for s in self.summaries if not is_baseline_prompt(s.prompt)]
 
+    @property
+    def family(self) -> int:
+        """How many comparisons the pairs' p-values were Holm-adjusted over, together."""
+        return next((p.comparison.family for p in self.pairs if p.comparison), 0)
+
 
 def load_outcome(run: str | Path | None = None, *, root: str | Path = DEFAULT_ROOT) -> RunOutcome:
     """Read a run (latest by default) and recompute its comparison with its baseline."""
@@ -370,7 +375,7 @@ def load_outcome(run: str | Path | None = None, *, root: str | Path = DEFAULT_RO
     if link is None:
         return RunOutcome(folder.name, folder, meta, frame, metrics, summaries)
     base_frame = frame if link.kind == "git" else _reload(link, root)
-    pairs = [_compare(pair, base_frame, frame, metrics) for pair in link.pairs]
+    pairs = _compare(link.pairs, base_frame, frame, metrics)
     paired = {p.base for p in link.pairs if p.base}
     if link.kind == "git":
         heads = {p.head for p in link.pairs}
@@ -397,8 +402,12 @@ def _reload(link: BaselineLink, root: str | Path) -> pd.DataFrame:
 
 
 def _compare(
-    pair: Pair, base_frame: pd.DataFrame, frame: pd.DataFrame, metrics: Sequence[str]
-) -> PairResult:
-    if pair.base is None or (pair.base == pair.head and base_frame is frame):
-        return PairResult(pair, None)
-    return PairResult(pair, compare_variants(base_frame, pair.base, frame, pair.head, metrics))
+    pairs: Sequence[Pair], base_frame: pd.DataFrame, frame: pd.DataFrame, metrics: Sequence[str]
+) -> list[PairResult]:
+    """Every pair with a baseline compared, as one Holm family (all pairs and metrics)."""
+    same_run = base_frame is frame
+    compared = [p for p in pairs if p.base is not None and not (same_run and p.base == p.head)]
+    comparisons = iter(
+        compare_many([(p.base or "", p.head) for p in compared], base_frame, frame, metrics)
+    )
+    return [PairResult(p, next(comparisons) if p in compared else None) for p in pairs]

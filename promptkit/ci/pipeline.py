@@ -30,7 +30,7 @@ from promptkit.ci.baseline import (
 )
 from promptkit.ci.gate import GateResult, GateSpec, gate_spec, judge, save_gate_result, suite_gate
 from promptkit.errors import BadInput
-from promptkit.paths import DEFAULT_ROOT
+from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.suite import Suite, select_suite
 
 __all__ = ["GateRules", "PullRequest", "Verdict", "prepare_pr"]
@@ -103,13 +103,14 @@ def prepare_pr(
     if baseline and baseline_run:
         raise BadInput("baseline and baseline_run exclude each other", hint="give one")
     loaded = select_suite(suite, models, prompts)
+    root = runs_root(root, suite=loaded.path)  # where the run (and a baseline run) is
     spec = _gate_spec(loaded, gate)
     link = None
     if baseline:
         loaded, link = with_git_baseline(loaded, baseline)
     elif baseline_run:
         link = run_baseline(loaded, baseline_run, root=root)
-    return PullRequest(loaded, link, spec, Path(root))
+    return PullRequest(loaded, link, spec, root)
 
 
 def _gate_spec(suite: Suite, gate: GateRules) -> GateSpec:

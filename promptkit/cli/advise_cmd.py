@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from promptkit.cli.options import FiniteFloatRange
+from promptkit.cli.options import FiniteFloatRange, note_runs_root
 
 _PRICE = FiniteFloatRange(min=0)
 
@@ -64,6 +64,7 @@ def command(
     from promptkit.advise import PriceOptions, advise_run
     from promptkit.report.advice import advice_report
 
+    note_runs_root(runs_dir)
     advice = advise_run(
         run,
         metric=metric,

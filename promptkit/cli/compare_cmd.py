@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from promptkit.cli.options import note_runs_root
+
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
@@ -36,21 +38,26 @@ def command(
 
     RUN is a run id, a unique prefix or a folder (default: the latest run). Without
     --a/--b every variant is compared with the first one; with --run-b, each variant
-    with the same variant of the second run. p-values are Holm-adjusted across all
-    the comparisons printed.
+    with the same variant of the second run, or, when the runs used different models,
+    with the variant of the same prompt and shots. p-values are Holm-adjusted across
+    all the comparisons printed.
     """
-    from promptkit.results.compare import compare_many, plan_pairs
+    from promptkit.results.compare import compare_many, pair_variants
     from promptkit.results.store import load_run
 
+    note_runs_root()
     frame_a = load_run(run)
     frame_b = load_run(run_b) if run_b else None
     other = frame_b if frame_b is not None else frame_a
     chosen = _metrics(frame_a, other, metrics)
-    pairs = plan_pairs(frame_a, frame_b, a=a, b=b)
-    comparisons = compare_many(pairs, frame_a, other, chosen)
+    pairing = pair_variants(frame_a, frame_b, a=a, b=b)
+    comparisons = compare_many(pairing.pairs, frame_a, other, chosen)
     if as_json:
-        click.echo(json.dumps([_as_dict(c) for c in comparisons], indent=2, default=str))
+        data = [_as_dict(c, pairing.how) for c in comparisons]
+        click.echo(json.dumps(data, indent=2, default=str))
         return 0
+    if pairing.how:
+        click.echo(f"variants of the two runs {pairing.how}")
     _print(comparisons, frame_a, other, show)
     return 0
 
@@ -69,8 +76,8 @@ def _metrics(frame_a: pd.DataFrame, frame_b: pd.DataFrame, wanted: tuple[str, ..
     return list(wanted) or available
 
 
-def _as_dict(comparison: Comparison) -> dict[str, Any]:
-    return asdict(comparison)
+def _as_dict(comparison: Comparison, how: str) -> dict[str, Any]:
+    return asdict(comparison) | ({"paired": how} if how else {})
 
 
 def _print(

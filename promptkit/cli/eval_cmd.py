@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptkit.cli.ci_options import CiFlags, ci_options
-from promptkit.cli.options import FiniteFloatRange
+from promptkit.cli.options import FiniteFloatRange, note_runs_root
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,6 +113,7 @@ def command(
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
+    note_runs_root(suite=selected.path)
     pr = _evaluate(suite, selected, options, pr_options, console, quiet)
     _report(console, pr.run, per_class)
     _report_pr(console, pr)

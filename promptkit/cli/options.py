@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
+
+from promptkit.paths import DEFAULT_ROOT, runs_root
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -17,6 +20,15 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+def note_runs_root(root: str | Path = DEFAULT_ROOT, *, suite: str | None = None) -> Path:
+    """The folder of runs a command uses; named on stderr when it is not the current
+    folder's ``.promptkit/runs`` (a project above it, or the suite's)."""
+    resolved = runs_root(root, suite=suite)
+    if Path(root) == DEFAULT_ROOT and resolved != DEFAULT_ROOT:
+        click.echo(f"promptkit: runs are kept in {resolved}", err=True)
+    return resolved
 
 
 def parse_vars(pairs: Sequence[str]) -> dict[str, str]:

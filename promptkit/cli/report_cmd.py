@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from promptkit.cli.options import note_runs_root
+
 
 @click.command("report")
 @click.argument("run", required=False)
@@ -27,6 +29,7 @@ def command(run: str | None, output: str | None, baseline: str | None) -> int:
     """
     from promptkit.report.html import write_html_report
 
+    note_runs_root()
     path = write_html_report(run, output, baseline=baseline)
     click.echo(f"report -> {path} ({path.stat().st_size / 1024:,.0f} KiB)")
     return 0

@@ -7,9 +7,17 @@ from dataclasses import asdict
 
 import click
 
+from promptkit.cli.options import note_runs_root
+
 
 @click.command("runs")
-@click.option("--root", default=".promptkit/runs", show_default=True, help="Folder of runs.")
+@click.option(
+    "--root",
+    default=".promptkit/runs",
+    show_default=True,
+    help="Folder of runs (by default the project's: the nearest folder at or above this one "
+    "with .promptkit/, prompts/ or evals/).",
+)
 @click.option("--last", "last", type=int, help="Only the N most recent runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
 def command(root: str, last: int | None, as_json: bool) -> int:
@@ -17,7 +25,8 @@ def command(root: str, last: int | None, as_json: bool) -> int:
     variants, cases, errors and the best score of each metric."""
     from promptkit.results.history import list_runs
 
-    records = list_runs(root)
+    folder = note_runs_root(root)
+    records = list_runs(folder)
     if last:
         records = records[-last:]
     if as_json:
@@ -25,7 +34,7 @@ def command(root: str, last: int | None, as_json: bool) -> int:
             click.echo(json.dumps({**asdict(record), "path": str(record.path)}, ensure_ascii=False))
         return 0
     if not records:
-        click.echo(f"no runs under {root}/ (run 'promptkit eval SUITE' first)")
+        click.echo(f"no runs under {folder}/ (run 'promptkit eval SUITE' first)")
         return 0
     from rich.console import Console
     from rich.table import Table

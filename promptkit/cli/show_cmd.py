@@ -6,10 +6,18 @@ from pathlib import Path
 
 import click
 
+from promptkit.cli.options import note_runs_root
+
 
 @click.command("show")
 @click.argument("run", required=False)
-@click.option("--root", default=".promptkit/runs", show_default=True, help="Folder of runs.")
+@click.option(
+    "--root",
+    default=".promptkit/runs",
+    show_default=True,
+    help="Folder of runs (by default the project's: the nearest folder at or above this one "
+    "with .promptkit/, prompts/ or evals/).",
+)
 @click.option(
     "--markdown", type=click.Path(dir_okay=False), metavar="FILE", help="Write a Markdown summary."
 )
@@ -33,6 +41,7 @@ def command(
     from promptkit.report.gate_terminal import baseline_table, gate_table
     from promptkit.report.terminal import summary_table
 
+    note_runs_root(root)
     folder = _with_summary(run, root)
     outcome = load_outcome(folder, root=root)
     gate = load_gate_result(outcome.path)

@@ -208,7 +208,7 @@ class Prompt:
             raise PromptError(
                 f"missing input {missing[0]!r} declared by {self.ref}",
                 path=self.path,
-                hint=f"pass --var {missing[0]}=... or map a dataset column to it",
+                hint="give every input the front matter declares a value",
             )
         context = {**variables, "examples": [dict(e) for e in examples]}
         limits = limits or RenderLimits.from_environment()
@@ -257,9 +257,10 @@ class Prompt:
             )
         if isinstance(exc, jinja2.UndefinedError):
             name = _undefined_name(str(exc))
+            # Declared, a missing value is then reported by whoever supplies the inputs
+            # (a suite's mapping, render --var), with that command's fix.
             hint = (
-                f"declare {name!r} in the front matter inputs and pass it (--var or a dataset "
-                "column)"
+                f"declare {name!r} in the front matter inputs"
                 if name
                 else "check the variable and attribute names"
             )

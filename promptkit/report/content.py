@@ -21,10 +21,9 @@ from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput, PromptError, PromptkitError
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
-from promptkit.results.compare import Comparison, compare_variants, run_metrics
-from promptkit.results.stats import holm
+from promptkit.results.compare import Comparison, compare_many, run_metrics
 from promptkit.results.store import JournalRow, RunStore, load_run, read_journal
-from promptkit.results.summary import VariantSummary, best_variant, summarize
+from promptkit.results.summary import VariantSummary, best_variants, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,12 +119,13 @@ def load_content(
         differences = _differences(frame, ids, reference, metrics)
     labels = _labels(summaries)
     colors = _colors(summaries)
+    best = {m: best_variants(summaries, m) for m in metrics}
     variants = [
         VariantView(
             summary=s,
             label=labels[s.variant],
             color=colors[s.variant],
-            best=frozenset(m for m in metrics if best_variant(summaries, m) == s.variant),
+            best=frozenset(m for m in metrics if s.variant in best[m]),
             differences=differences.get(s.variant, {}),
         )
         for s in summaries
@@ -186,9 +186,8 @@ def _differences(
     if reference is None or not metrics:
         return {}
     others = [v for v in ids if v != reference]
-    return _as_differences(
-        [(v, compare_variants(frame, reference, frame, v, metrics)) for v in others]
-    )
+    comparisons = compare_many([(reference, v) for v in others], frame, frame, metrics)
+    return _as_differences(list(zip(others, comparisons, strict=True)))
 
 
 def _baseline_pairs(folder: Path, root: str | Path) -> list[PairResult]:
@@ -201,18 +200,14 @@ def _baseline_pairs(folder: Path, root: str | Path) -> list[PairResult]:
 def _as_differences(
     comparisons: Sequence[tuple[str, Comparison]],
 ) -> dict[str, dict[str, Difference]]:
-    """Differences per variant and metric, Holm-adjusted across all of them."""
-    raw = [
-        m.difference.p_value if m.difference.n else 1.0 for _, c in comparisons for m in c.metrics
-    ]
-    adjusted = iter(holm(raw))
+    """Differences per variant and metric, from comparisons made as one Holm family."""
     result: dict[str, dict[str, Difference]] = {}
     for variant, comparison in comparisons:
         result[variant] = {}
         for m in comparison.metrics:
             d = m.difference
             result[variant][m.metric] = Difference(
-                d.mean, d.low, d.high, next(adjusted), d.n, len(m.fixed), len(m.broken)
+                d.mean, d.low, d.high, m.p_holm, d.n, len(m.fixed), len(m.broken)
             )
     return result
 

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from promptkit.ci.baseline import RunOutcome
 from promptkit.ci.gate import GateResult
+from promptkit.results.compare import holm_note
 
 __all__ = ["baseline_table", "gate_table"]
 
@@ -17,7 +18,10 @@ def baseline_table(outcome: RunOutcome) -> Table | None:
     """Per variant and metric: head, base, the paired difference and the flipped rows."""
     if outcome.link is None:
         return None
-    table = Table(title=f"against the baseline: {outcome.link.label} (difference = head - base)")
+    table = Table(
+        title=f"against the baseline: {outcome.link.label} (difference = head - base)",
+        caption=holm_note(outcome.family) if outcome.family else None,
+    )
     table.add_column("variant", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
     table.add_column("metric")

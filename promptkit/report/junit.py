@@ -93,17 +93,26 @@ def _verdict(case: ET.Element, row: Mapping[str, Any], metrics: Sequence[str]) -
     node.text = _text(_details(row, scores))
 
 
+def _missing(value: Any) -> bool:
+    """None, or the NaN pandas puts in a column where a row has no value."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if _missing(value) else str(value)
+
+
 def _details(row: Mapping[str, Any], scores: Mapping[str, float]) -> str:
     lines = [
-        f"expected: {row.get('expected')}",
-        f"output: {row.get('output')}",
-        f"parsed: {row.get('parsed')}",
+        f"expected: {_shown(row.get('expected'))}",
+        f"output: {_shown(row.get('output'))}",
+        f"parsed: {_shown(row.get('parsed'))}",
         "scores: " + ", ".join(f"{m}={v:g}" for m, v in scores.items()),
     ]
-    if row.get("parse_error"):
-        lines.append(f"parse error: {row['parse_error']}")
-    if row.get("error"):
-        lines.append(f"error: {row['error']}")
+    for key, label in (("parse_error", "parse error"), ("error", "error")):
+        value = row.get(key)
+        if not _missing(value) and value != "":  # a row without one has NaN here
+            lines.append(f"{label}: {value}")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from promptkit.ci.baseline import PairResult, RunOutcome
 from promptkit.ci.gate import GateResult
+from promptkit.results.compare import holm_note
 from promptkit.results.summary import VariantSummary
 
 __all__ = ["MAX_FLIPPED_ROWS", "render_markdown"]
@@ -100,6 +101,7 @@ def _comparison_section(outcome: RunOutcome) -> str:
     if compared:
         lines += ["", _row(header), _row(["---"] * 3 + ["---:"] * 4)]
         lines += [_row(cells) for pair in compared for cells in _comparison_rows(pair)]
+        lines += ["", _plain(holm_note(outcome.family))]
     others = [p for p in outcome.pairs if p.comparison is None]
     if others:
         lines.append("")

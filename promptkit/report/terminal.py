@@ -13,8 +13,13 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from promptkit.results.compare import Comparison, FlippedRow
-from promptkit.results.summary import ClassificationReport, SweepPoint, VariantSummary, best_variant
+from promptkit.results.compare import Comparison, FlippedRow, holm_note
+from promptkit.results.summary import (
+    ClassificationReport,
+    SweepPoint,
+    VariantSummary,
+    best_variants,
+)
 
 __all__ = [
     "class_table",
@@ -38,11 +43,11 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.add_column(metric, justify="right", no_wrap=True)
     for name in ("errors", "tokens/call", "latency"):
         table.add_column(name, justify="right")
-    best = {m: best_variant(summaries, m) for m in metrics}
+    best = {m: best_variants(summaries, m) for m in metrics}
     for s in summaries:
         cells = [s.prompt, s.model, s.shots, _rows(s)]
         for metric in metrics:
-            mark = " *" if best[metric] == s.variant else ""
+            mark = " *" if s.variant in best[metric] else ""
             cells.append(f"{s.scores[metric]}{mark}")
         tokens = s.prompt_tokens + s.completion_tokens
         cells += [str(s.errors), f"{tokens:.0f}", f"{s.latency_s * 1000:.0f} ms"]
@@ -150,10 +155,10 @@ def _p(value: float) -> str:
 
 def comparison_table(comparison: Comparison) -> Table:
     """Per metric: both means, the paired difference b - a with its interval, the test."""
+    flips = "fixed: a failed and b passed; broken: the reverse"
     table = Table(
         title=f"b - a on {comparison.rows} shared rows\na: {comparison.a}\nb: {comparison.b}",
-        caption=f"p (Holm) adjusted across {comparison.family} comparison(s); "
-        "fixed: a failed and b passed; broken: the reverse",
+        caption=f"{holm_note(comparison.family)}\n{flips}",
     )
     table.add_column("metric", no_wrap=True)
     for name in ("a", "b", "b - a [95% CI]", "p", "p (Holm)", "test", "fixed", "broken"):

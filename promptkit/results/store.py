@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from promptkit.errors import BadInput
 from promptkit.git import git_or_none
-from promptkit.paths import DEFAULT_ROOT
+from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.redact import public, redact
 from promptkit.results.fingerprint import changed_parts, suite_fingerprint
 
@@ -189,7 +189,7 @@ def _lock_or_fail(fd: int, folder: Path) -> None:
 
 class RunStore:
     def __init__(self, root: str | Path = DEFAULT_ROOT) -> None:
-        self.root = Path(root)
+        self.root = runs_root(root)
 
     def create(self, suite: Suite) -> RunWriter:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

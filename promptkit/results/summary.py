@@ -14,6 +14,7 @@ Besides the mean of each metric a summary carries, where they apply:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ __all__ = [
     "JudgeSummary",
     "SweepPoint",
     "VariantSummary",
-    "best_variant",
+    "best_variants",
     "classification_report",
     "column_mean",
     "shots_sweep",
@@ -351,11 +352,14 @@ def _total_cost(frame: pd.DataFrame) -> float | None:
     return float(frame["cost"].sum())
 
 
-def best_variant(summaries: Sequence[VariantSummary], metric: str) -> str | None:
-    """The variant with the highest mean of ``metric``; None for a tie or fewer than two."""
+def best_variants(summaries: Sequence[VariantSummary], metric: str) -> frozenset[str]:
+    """The variants holding the highest mean of ``metric``, every one of them when tied;
+    none when fewer than two variants scored it (a lone variant is best of nothing)."""
     scored = [s for s in summaries if s.scores.get(metric) and s.scores[metric].n]
     if len(scored) < 2:
-        return None
+        return frozenset()
     top = max(s.scores[metric].mean for s in scored)
-    leaders = [s for s in scored if s.scores[metric].mean == top]
-    return leaders[0].variant if len(leaders) == 1 else None
+    # Equal counts give equal means; isclose only absorbs float noise from summing.
+    return frozenset(
+        s.variant for s in scored if math.isclose(s.scores[metric].mean, top, rel_tol=1e-9)
+    )

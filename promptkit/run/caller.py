@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import ProviderError
-from promptkit.paths import DEFAULT_ROOT
+from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Provider, Request, get_provider
 from promptkit.run.breaker import Breaker
 from promptkit.run.cache import ResponseCache, cache_key
@@ -57,7 +57,7 @@ class RunOptions:
 
 def default_cache_path(root: str | Path = DEFAULT_ROOT) -> Path:
     """``.promptkit/cache/responses.sqlite`` beside ``.promptkit/runs``."""
-    return Path(root).parent / "cache" / "responses.sqlite"
+    return runs_root(root).parent / "cache" / "responses.sqlite"
 
 
 def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:

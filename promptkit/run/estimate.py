@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptkit.paths import DEFAULT_ROOT
+from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Request
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import Planner, estimate_tokens
@@ -31,6 +31,7 @@ def dry_run(
     suite: Suite, options: RunOptions | None = None, *, root: str | Path = DEFAULT_ROOT
 ) -> DryRun:
     """Render every case and estimate requests, prompt tokens and cost; call nothing."""
+    root = runs_root(root, suite=suite.path)  # the cache a run of this suite would use
     settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)

@@ -72,6 +72,7 @@ class Planner:
         return {**row.data, **self.variables(row), "answer": answer}
 
     def render(self, variant: Variant, row: Row) -> tuple[list[Message], list[Row]]:
+        self._check_inputs(variant)
         variables = self.variables(row)
         if self.selector is None or variant.shots == 0:
             return variant.prompt.render(variables), []
@@ -84,6 +85,18 @@ class Planner:
         shots = self.selector.select(row, variant.shots, fits)
         messages = variant.prompt.render(variables, [self.example(e) for e in shots])
         return messages, shots
+
+    def _check_inputs(self, variant: Variant) -> None:
+        """A declared input the suite does not map: the fix is in the suite (or the prompt)."""
+        prompt = variant.prompt
+        unmapped = [name for name in prompt.meta.inputs if name not in self.suite.inputs]
+        if unmapped:
+            name = unmapped[0]
+            raise self.suite.where("inputs").fail(
+                f"{prompt.ref} declares input {name!r}, which the suite's inputs do not map",
+                f"add {name!r} to inputs if the dataset has that column, map it "
+                f"({{{name}: COLUMN}}), or drop it from {prompt.ref}'s front matter inputs",
+            )
 
     def params(self, variant: Variant) -> dict[str, Any]:
         model_params = variant.model.options.get("params") or {}

@@ -22,7 +22,7 @@ from typing import Any
 
 from promptkit.define.parsers import Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
-from promptkit.paths import DEFAULT_ROOT
+from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Request
 from promptkit.results.run_summary import record_summary
 from promptkit.results.store import JournalRow, RunStore, RunWriter, finished_cases
@@ -233,7 +233,9 @@ async def run_suite_async(
     root: str | Path = DEFAULT_ROOT,
     on_progress: ProgressCallback | None = None,
 ) -> RunResult:
-    """Run every variant of ``suite`` and store the run."""
+    """Run every variant of ``suite`` and store the run (by default in the project's
+    ``.promptkit/runs``: see :func:`promptkit.paths.runs_root`)."""
+    root = runs_root(root, suite=suite.path)
     settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
