@@ -23,6 +23,7 @@ __all__ = [
     "Comparison",
     "FlippedRow",
     "MetricComparison",
+    "adjust_together",
     "compare_many",
     "compare_variants",
     "find_variant",
@@ -126,6 +127,11 @@ def compare_many(
 ) -> list[Comparison]:
     """Several (a, b) pairs at once, Holm-adjusted across every pair and metric."""
     return _adjust([_unadjusted(frame_a, a, frame_b, b, metrics) for a, b in pairs])
+
+
+def adjust_together(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """Comparisons made separately (several suites' runs), Holm-adjusted as one family."""
+    return _adjust(list(comparisons))
 
 
 def run_variants(frame: pd.DataFrame) -> list[str]:
