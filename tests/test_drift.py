@@ -211,3 +211,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, cli: Any) -> None:
     code, _, err = cli("drift", str(one), "--against", "evals/canary_a.yaml")
     assert code == 2 and "canary_a.yaml: cannot read baseline file" in err
     assert err.count("\n") == 1
+
+
+def test_litellm_path_records_what_the_endpoint_reported(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    from promptkit import evaluate
+
+    suite = http_project(tmp_path, server.url, rows=2)
+    suite.write_text(suite.read_text().replace("oai/fake", "openai/fake"))
+    frame = load_run(evaluate(suite).run_id)
+    assert set(frame["system_fingerprint"]) == {"fp_a"}
+    assert set(frame["reported_model"]) == {"fake-2024-05-13"}
