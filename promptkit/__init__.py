@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         with_git_baseline,
     )
     from promptkit.ci.check import CheckReport, check_project
+    from promptkit.ci.drift import DriftReport, check_drift
     from promptkit.ci.gate import GateResult, GateSpec, gate_spec, judge, suite_gate
     from promptkit.ci.pipeline import PullRequest, Verdict, prepare_pr
     from promptkit.define.datasets import Dataset, Row, load_dataset
@@ -80,6 +81,8 @@ _EXPORTS = {
     "save_baseline_file": "promptkit.ci.baseline",
     "with_git_baseline": "promptkit.ci.baseline",
     "CheckReport": "promptkit.ci.check",
+    "DriftReport": "promptkit.ci.drift",
+    "check_drift": "promptkit.ci.drift",
     "check_project": "promptkit.ci.check",
     "Comparison": "promptkit.results.compare",
     "compare_variants": "promptkit.results.compare",

@@ -52,6 +52,8 @@ class Faults:
     slow: float = 0.0  # a reply after slow_ms, meant to exceed the client's timeout
     slow_ms: float = 5000.0
     reply_prefix: str = ""  # put before the echoed text, to tell answers apart
+    reported_model: str = ""  # the reply's "model" ("": the requested one, as most servers do)
+    system_fingerprint: str = ""  # sent as "system_fingerprint" when set
     seed: int = 0
 
     def pick(self, rng: random.Random) -> str:
@@ -88,14 +90,16 @@ def _case_of(body: dict[str, Any]) -> str:
     return str(users[-1]) if users else ""
 
 
-def _reply(body: dict[str, Any], text: str) -> bytes:
+def _reply(body: dict[str, Any], text: str, faults: Faults) -> bytes:
     prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+    fingerprint = {"system_fingerprint": faults.system_fingerprint}
     return json.dumps(
         {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model", "fake"),
+            "model": faults.reported_model or body.get("model", "fake"),
+            **(fingerprint if faults.system_fingerprint else {}),
             "choices": [
                 {
                     "index": 0,
@@ -157,7 +161,7 @@ async def _answer(request: web.Request, state: _State) -> web.StreamResponse:
     if outcome == "slow":
         await asyncio.sleep(faults.slow_ms / 1000)
     text = faults.reply_prefix + _case_of(body)
-    return web.Response(body=_reply(body, text), content_type="application/json")
+    return web.Response(body=_reply(body, text, faults), content_type="application/json")
 
 
 async def _models(request: web.Request) -> web.Response:

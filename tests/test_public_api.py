@@ -61,6 +61,8 @@ EXPECTED = [
     "register_provider",
     "render_markdown",
     "render_prompt",
+    "check_drift",
+    "DriftReport",
     "prepare_pr",
     "evaluate_pr",
     "PrResult",

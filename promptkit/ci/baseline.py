@@ -51,6 +51,8 @@ __all__ = [
     "RunOutcome",
     "is_baseline_prompt",
     "load_outcome",
+    "read_reported",
+    "reported_by_model",
     "run_baseline",
     "save_baseline_file",
     "with_git_baseline",
@@ -267,12 +269,45 @@ def save_baseline_file(
         "created": meta.get("created"),
         "git": meta.get("git"),
         "metrics": meta["metrics"],
+        "reported": reported_by_model(frame),
         "variants": variants,
     }
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", "utf-8")
     return target
+
+
+#: The journal columns that say what the endpoint reports about the model that answered.
+REPORTED_COLUMNS = {"models": "reported_model", "fingerprints": "system_fingerprint"}
+
+
+def reported_by_model(frame: pd.DataFrame) -> dict[str, dict[str, list[str]]]:
+    """Per model of the run: the distinct model names and system fingerprints its
+    answers reported (sorted; empty where the endpoint says nothing)."""
+    if frame.empty or "model" not in frame:
+        return {}
+    reported: dict[str, dict[str, list[str]]] = {}
+    for model, rows in frame.groupby("model", sort=True):
+        reported[str(model)] = {
+            key: sorted({str(v) for v in rows[column].dropna()}) if column in rows else []
+            for key, column in REPORTED_COLUMNS.items()
+        }
+    return reported
+
+
+def read_reported(path: str | Path) -> dict[str, dict[str, list[str]]]:
+    """The ``reported`` section of a baseline file; ``{}`` for files written before it."""
+    read_baseline_file(path)  # the same checks and the same one-line errors
+    data = json.loads(Path(path).read_text("utf-8"))
+    section = data.get("reported")
+    if not isinstance(section, dict):
+        return {}
+    return {
+        str(model): {key: [str(v) for v in entry.get(key, [])] for key in REPORTED_COLUMNS}
+        for model, entry in section.items()
+        if isinstance(entry, dict)
+    }
 
 
 def _variant_header(info: _StoredVariant) -> dict[str, Any]:

@@ -25,6 +25,10 @@ COMMANDS = {
         "promptkit.cli.compare_cmd",
         "Paired differences, intervals and flipped rows between variants or runs.",
     ),
+    "drift": (
+        "promptkit.cli.drift_cmd",
+        "Re-ask pinned suites fresh; exit 1 when a metric drifted.",
+    ),
     "eval": ("promptkit.cli.eval_cmd", "Run an eval suite and print a table per variant."),
     "export": (
         "promptkit.cli.export_cmd",

@@ -111,6 +111,10 @@ class Completion:
     cached: bool = False
     #: Likelihood scoring (``hf/`` with ``score_labels``): each allowed label's probability.
     label_probs: dict[str, float] | None = None
+    #: What the endpoint says answered (the reply's ``model``), which may name a dated
+    #: snapshot behind an alias; and its ``system_fingerprint`` (the serving build) where given.
+    reported_model: str | None = None
+    system_fingerprint: str | None = None
 
 
 class Provider(abc.ABC):

@@ -119,6 +119,8 @@ class LitellmProvider(Provider):
             latency_s=latency,
             cost=_cost(litellm, response),
             finish_reason=choice.finish_reason,
+            reported_model=getattr(response, "model", None) or None,
+            system_fingerprint=getattr(response, "system_fingerprint", None) or None,
         )
 
 

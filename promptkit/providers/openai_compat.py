@@ -158,7 +158,13 @@ def _completion(payload: bytes, latency: float) -> Completion:
         latency_s=latency,
         cost=None,  # priced by the runner from the price map or the suite's prices
         finish_reason=choice.get("finish_reason"),
+        reported_model=_text_or_none(data.get("model")),
+        system_fingerprint=_text_or_none(data.get("system_fingerprint")),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 register_provider("oai")(OpenAICompatProvider)

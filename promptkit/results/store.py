@@ -96,6 +96,8 @@ class JournalRow(_CaseRow, total=False):
     cached: bool
     finish_reason: str | None
     label_probs: dict[str, float] | None
+    reported_model: str | None  # the reply's ``model``: what answered, as the endpoint says
+    system_fingerprint: str | None
     scorer_tokens: int
     scorer_cost: float
     attempts: int

@@ -105,6 +105,9 @@ class ResponseCache:
         }
         if completion.label_probs is not None:  # hf/ likelihood scoring
             data["label_probs"] = completion.label_probs
+        for name in ("reported_model", "system_fingerprint"):  # drift checks read them back
+            if getattr(completion, name) is not None:
+                data[name] = getattr(completion, name)
         now = time.time()
         if not self._pending:
             self._oldest_pending = now

@@ -183,6 +183,8 @@ class _Execution:
             "cached": completion.cached,
             "finish_reason": completion.finish_reason,
             "label_probs": completion.label_probs,
+            "reported_model": completion.reported_model,
+            "system_fingerprint": completion.system_fingerprint,
             "scorer_tokens": int(usage["scorer_tokens"]),
             "scorer_cost": usage["scorer_cost"],
         }
