@@ -124,8 +124,11 @@ def test_the_workflow_and_hook_are_ready_for_a_users_repository(tmp_path: Path) 
 
 def test_from_dataset_splits_by_label_with_a_seed(tmp_path: Path, cli: Any) -> None:
     rows = _write_jsonl(tmp_path / "data.jsonl", {"spam": 10, "ham": 20, "phish": 5})
-    code, _, err = cli("init", "--from-dataset", "data.jsonl", "--seed", "3")
+    code, _, err = cli("init", "--from-dataset", "data.jsonl", "--seed", "3", "--id", "id")
     assert code == 0, err
+    suite = yaml.safe_load((tmp_path / "evals/data.yaml").read_text("utf-8"))
+    assert suite["dataset"] == {"path": "../datasets/data.jsonl", "id": "id"}
+    assert suite["shots"] == {"k": [0, 4], "strategy": "stratified", "seed": 3}
     evaluated = _rows(tmp_path / "datasets/data.jsonl")
     pool = _rows(tmp_path / "datasets/data_pool.jsonl")
     assert Counter(r["label"] for r in pool) == {"spam": 2, "ham": 4, "phish": 1}
@@ -235,6 +238,9 @@ def test_bad_places_and_names(tmp_path: Path, cli: Any) -> None:
     assert "--name 'a b'" in _error(cli, "init", "--name", "a b")
     assert "dataset file not found" in _error(cli, "init", "--from-dataset", "missing.jsonl")
     assert "pool-fraction" in _error(cli, "init", "--pool-fraction", "1")
+    _write_jsonl(tmp_path / "data.jsonl", {"a": 3, "b": 3})
+    err = _error(cli, "init", "--from-dataset", "data.jsonl", "--input", "label")
+    assert "--input and --label both name column 'label'" in err
 
 
 def test_a_dataset_inside_datasets_needs_another_name(tmp_path: Path, cli: Any) -> None:

@@ -129,6 +129,11 @@ def _family_name(name: str | None, source: Path | None) -> str:
 
 def _labels(dataset: Dataset, input_column: str, label_column: str) -> tuple[str, ...]:
     """The distinct labels in file order, once each the way the label parser compares them."""
+    if input_column == label_column:
+        raise BadInput(
+            f"--input and --label both name column {input_column!r}",
+            hint="the model must not see the answer: pass the text column to --input",
+        )
     for option, column in (("--input", input_column), ("--label", label_column)):
         if column not in dataset.columns:
             raise DatasetError(
