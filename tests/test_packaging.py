@@ -26,7 +26,11 @@ from tests.conftest import REPO, write
 pytestmark = pytest.mark.slow
 
 #: Package data a user's install cannot do without, as repository paths.
-PACKAGE_DATA = ("promptkit/report/assets", "promptkit/scorers/judge_prompts")
+PACKAGE_DATA = (
+    "promptkit/report/assets",
+    "promptkit/scorers/judge_prompts",
+    "promptkit/scaffold/files",  # what `promptkit init` writes
+)
 
 PROMPT = '{% message "user" %}Review: {{ text }}{% endmessage %}\n'
 ROWS = (
