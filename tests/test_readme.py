@@ -79,8 +79,25 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield tmp_path
 
 
+@pytest.fixture
+def registries() -> Iterator[None]:
+    """A snippet may register a provider or scorer (the plugin example does): undo it.
+
+    Only what the snippet defined is dropped: built-ins loaded meanwhile must stay, as
+    their modules are imported once per process and would not register again."""
+    from promptkit.providers import base as providers
+    from promptkit.scorers import base as scorers
+
+    yield
+    for registry in (providers._REGISTRY, scorers._SCORERS):
+        for name, entry in list(registry.items()):
+            defined = getattr(entry, "fn", entry)
+            if getattr(defined, "__module__", None) == "readme":
+                del registry[name]
+
+
 @pytest.mark.parametrize("snippet", _blocks("python"), ids=lambda s: s.splitlines()[-1][:40])
-def test_readme_python_snippet_runs(snippet: str, project: Path) -> None:
+def test_readme_python_snippet_runs(snippet: str, project: Path, registries: None) -> None:
     namespace: dict[str, Any] = {"__name__": "readme"}
     exec(compile(snippet, "README.md", "exec"), namespace)  # the README's text, unchanged
 
