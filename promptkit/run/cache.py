@@ -75,11 +75,25 @@ class ResponseCache:
         self._db = sqlite3.connect(
             self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(busy_timeout_s)
         # NORMAL in WAL mode: commits survive a killed process; only power loss may
         # drop the last ones, and a cache may forget.
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute(_SCHEMA)
+
+    def _use_wal(self, busy_timeout_s: float) -> None:
+        """Switch the file to WAL. Two processes opening a new cache at once may both try;
+        SQLite answers the loser "database is locked" without waiting (its busy handler
+        does not cover this switch), so wait and retry, within the busy timeout."""
+        deadline = time.monotonic() + busy_timeout_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def get(self, key: str) -> Completion | None:
         if key in self._pending:
