@@ -8,6 +8,7 @@ characters, 2 s) to the same rules.
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +67,19 @@ PAYLOADS = {
     "indent blowup": ("{{ (text ~ '\\n')|indent(10**6) }}", "the indent filter"),
     "batch fill": ("{{ [1]|batch(10**9, 0)|list }}", "the batch filter"),
     "lipsum": ("{{ lipsum(10**6) }}", "lipsum()"),
+    # containers whose text is far bigger than their number of items
+    "list of big strings": ("{{ ['a' * 9999] * 30 }}", "a repeat with * would make"),
+    "~ a list of big strings": ("{{ text ~ (['a' * 9999] * 30) }}", "a repeat with * would make"),
+    "translate with a list": (
+        "{{ ('a' * 1000).translate(['b' * 99] * 90) }}",
+        "str.translate would make",
+    ),
+    "dict.fromkeys": ("{{ {}.fromkeys(range(3000), 'a' * 9999)|string }}", "dict.fromkeys"),
+    "a list built unseen": (
+        "{% set ns = namespace(l=[]) %}{% for i in range(5) %}{{ ns.l.append('a' * 2500) }}"
+        "{% endfor %}{{ ns.l|string }}",
+        "the string filter would make",
+    ),
     # big numbers and ranges
     "huge power": ("{{ 10**10000000 }}", "** would make a number of about 10,000,000 digits"),
     "squaring loop": (
@@ -194,3 +208,28 @@ def test_legit_templates_render_as_plain_jinja_does(body: str) -> None:
     with render_budget(SMALL):
         limited = LimitedSandbox().from_string(body).render(data)
     assert limited == plain
+
+
+CONTAINER_BOMBS = [
+    "{{ ['a' * 999999] * 300 }}",
+    "{{ text ~ (['a' * 999999] * 300) }}",
+    "{{ ('a' * 1000).translate(['b' * 999999] * 98) }}",
+    "{{ {}.fromkeys(range(3000), 'a' * 999999)|string }}",
+]
+
+
+@pytest.mark.parametrize("body", CONTAINER_BOMBS)
+def test_a_container_is_sized_before_its_text_is_built(body: str) -> None:
+    # Under the default cap each bomb must trip on sizing, before str() builds
+    # hundreds of MB (or translate its result): the peak stays near the single 1 MB string.
+    tiny = RenderLimits(max_chars=1_000_000, max_seconds=5)
+    tracemalloc.start()
+    try:
+        error = render_error(body, tiny)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(error).startswith("prompts/p/v1.jinja:5: render limit: ")
+    assert "over the limit of 1,000,000" in str(error)
+    assert "\n" not in str(error)
+    assert peak < 20_000_000

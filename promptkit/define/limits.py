@@ -44,6 +44,7 @@ __all__ = [
     "Budget",
     "RenderLimitExceeded",
     "RenderLimits",
+    "allow_text",
     "check_binop",
     "check_request_size",
     "checked_call",
@@ -52,6 +53,7 @@ __all__ = [
     "is_int",
     "render_budget",
     "size_of",
+    "text_estimate",
 ]
 
 #: Characters one rendered request may hold (1 MB of ASCII text).
@@ -186,6 +188,53 @@ def size_of(value: Any) -> int | None:
     return None
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+_PER_ITEM = 2  # a separator and a space: what str() adds around each item
+_MAX_DEPTH = 100
+
+
+def text_estimate(value: Any, cap: float) -> float:
+    """About how long ``str(value)`` is, found without building it.
+
+    A container is walked, each element charged its length plus :data:`_PER_ITEM`;
+    the walk stops as soon as the estimate passes ``cap`` (so it is bounded by the
+    cap, not by the container), and a cycle or deep nesting counts as over the cap.
+    """
+    total = 0.0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen: set[int] = set()
+    while stack and total <= cap:
+        item, depth = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item) + _PER_ITEM
+        elif isinstance(item, _CONTAINERS):
+            if depth > _MAX_DEPTH or id(item) in seen:
+                return math.inf
+            seen.add(id(item))
+            total += _PER_ITEM
+            children = item.items() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in _bounded(children, cap - total))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += _digits(item) + 2
+        else:
+            total += len(str(item)) + _PER_ITEM  # a scalar: short by nature
+    return total
+
+
+def _bounded(items: Iterable[Any], room: float) -> Iterator[Any]:
+    """At most enough of ``items`` to pass ``room`` at :data:`_PER_ITEM` each."""
+    for count, item in enumerate(items):
+        if count * _PER_ITEM > room:
+            return
+        yield item
+
+
+def allow_text(budget: Budget, value: Any, what: Label) -> None:
+    """Refuse ``str(value)`` (or its repr or JSON) before it is built when it is over the cap."""
+    if not isinstance(value, str | bytes):
+        budget.allow(text_estimate(value, budget.limits.max_chars), what)
+
+
 # --- operators ---------------------------------------------------------------------------
 
 
@@ -212,6 +261,9 @@ def check_binop(budget: Budget, operator: str, left: Any, right: Any) -> None:
             if size_of(seq) is not None and is_int(times):
                 unit = "characters" if isinstance(seq, str | bytes) else "items"
                 budget.allow(len(seq) * max(times, 0), "a repeat with *", unit)
+                if isinstance(seq, list | tuple) and times > 0:
+                    cap = budget.limits.max_chars
+                    budget.allow(times * text_estimate(seq, cap / times), "a repeat with *")
         if is_int(left) and is_int(right):
             _refuse_number("*", _digits(left) + _digits(right))
     elif operator == "**":
@@ -220,6 +272,9 @@ def check_binop(budget: Budget, operator: str, left: Any, right: Any) -> None:
     elif operator == "+":
         if isinstance(left, str | bytes | list | tuple) and isinstance(right, type(left)):
             budget.allow(len(left) + len(right), "a concatenation with +")
+            if isinstance(left, list | tuple):
+                cap = budget.limits.max_chars
+                budget.allow(text_estimate((left, right), cap), "a concatenation with +")
     elif operator == "%" and isinstance(left, str):
         _check_percent(budget, left, right)
 
@@ -233,7 +288,8 @@ _PERCENT = re.compile(
 def _check_percent(budget: Budget, template: str, values: Any) -> None:
     """``template % values`` (the ``%`` operator and the ``format`` filter), sized before."""
     args = list(values) if isinstance(values, tuple) else [values]
-    total, position = len(template), 0
+    total: float = len(template)
+    position = 0
     for spec in _PERCENT.finditer(template):
         if spec["kind"] == "%":
             continue
@@ -253,8 +309,10 @@ def _check_percent(budget: Budget, template: str, values: Any) -> None:
     budget.allow(total, "a % format")
 
 
-def _textsize_of(value: Any) -> int:
-    return len(value) if isinstance(value, str | bytes) else len(str(value))
+def _textsize_of(value: Any) -> float:
+    if isinstance(value, str | bytes):
+        return len(value)
+    return text_estimate(value, current_budget().limits.max_chars)  # before str() builds it
 
 
 def _check_str_format(
@@ -267,7 +325,8 @@ def _check_str_format(
         return  # the call itself reports the bad format
     numbers = [v for v in (*args, *kwargs.values()) if is_int(v)]
     largest = max((_textsize_of(v) for v in (*args, *kwargs.values())), default=0)
-    total, auto = 0, 0
+    total: float = 0
+    auto = 0
     for literal, name, spec, _ in fields:
         total += len(literal)
         if name is None:
@@ -275,6 +334,7 @@ def _check_str_format(
         head = re.split(r"[.\[]", name, maxsplit=1)[0]
         if head == "":
             head, auto = str(auto), auto + 1
+        size: float
         if head != name:
             size = largest  # an attribute or item of an argument: at most the largest
         elif head.isdigit():
@@ -331,9 +391,25 @@ def _check_text_method(budget: Budget, owner: Any, name: str, args: tuple[Any, .
     elif name == "replace" and len(args) >= 2:
         count = args[2] if len(args) > 2 else -1
         budget.allow(_replacesize_of(owner, args[0], args[1], count), "str.replace")
-    elif name == "translate" and isinstance(first, Mapping):
-        longest = max((_textsize_of(v) for v in first.values() if v is not None), default=1)
-        budget.allow(len(owner) * max(longest, 1), "str.translate")
+    elif name == "translate" and hasattr(first, "__getitem__"):
+        budget.allow(len(owner) * max(_longest_entry(first), 1), "str.translate")
+
+
+def _longest_entry(table: Any) -> float:
+    """The longest text a translate table maps to; any table, since any ``__getitem__`` is one."""
+    if isinstance(table, str | bytes):
+        return 1
+    entries = table.values() if isinstance(table, Mapping) else table
+    if not isinstance(entries, Iterable):
+        return math.inf  # nothing to measure it by: refuse rather than guess
+    cap = current_budget().limits.max_chars
+    longest: float = 0
+    for entry in _bounded(entries, cap):
+        if entry is not None:
+            longest = max(longest, text_estimate(entry, cap) - _PER_ITEM)
+        if longest > cap:
+            break
+    return longest
 
 
 def checked_call(
@@ -354,6 +430,14 @@ def checked_call(
             _check_join(budget, owner, items, "str.join")
             return (items, *args[1:])
         _check_text_method(budget, owner, name, args)
+    elif name == "fromkeys" and isinstance(owner, type) and args:
+        keys = _materialize(args[0], budget)
+        budget.allow(len(keys), f"{owner.__name__}.fromkeys", "items")
+        value = args[1] if len(args) > 1 else None
+        cap = budget.limits.max_chars
+        each = text_estimate(value, cap / max(len(keys), 1))
+        budget.allow(len(keys) * each + text_estimate(keys, cap), f"{owner.__name__}.fromkeys")
+        return (keys, *args[1:])
     elif isinstance(owner, list) and name in ("extend", "append", "insert") and args:
         if name == "extend":
             items = _materialize(args[0], budget)
@@ -393,6 +477,8 @@ def filter_checks(
         items = _materialize(value, budget)
         _check_join(budget, arg(0, "d", ""), items, "the join filter")
         return (items, *rest)
+    elif name in ("string", "pprint", "tojson", "list"):
+        allow_text(budget, value, f"the {name} filter")
     elif name == "format" and isinstance(value, str):
         _check_percent(budget, value, kwargs or tuple(rest))
     elif name in ("batch", "slice"):

@@ -24,6 +24,7 @@ from jinja2.visitor import NodeTransformer
 
 from promptkit.define.limits import (
     RenderLimitExceeded,
+    allow_text,
     check_binop,
     checked_call,
     current_budget,
@@ -64,6 +65,8 @@ def _loop(iterable: Iterable[Any]) -> Iterator[Any]:
 def _concat(parts: list[Any]) -> str:
     """What every ``~`` joins through."""
     budget = current_budget()
+    for part in parts:
+        allow_text(budget, part, "a concatenation with ~")
     texts = [str(part) for part in parts]
     budget.allow(sum(map(len, texts)), "a concatenation with ~")
     return budget.made("".join(texts), "a concatenation with ~")  # type: ignore[no-any-return]
@@ -71,6 +74,8 @@ def _concat(parts: list[Any]) -> str:
 
 @pass_context  # at run time only, so literal text is counted too
 def _finalize(_context: Context, value: Any) -> str:
+    if not isinstance(value, str):
+        allow_text(current_budget(), value, "the output of {{ }}")
     text = value if isinstance(value, str) else str(value)
     current_budget().charge(len(text))  # no deadline here: loops and calls check it
     return text
