@@ -37,6 +37,7 @@ __all__ = [
     "gate_spec",
     "judge",
     "load_gate_result",
+    "rule_names",
     "save_gate_result",
     "suite_gate",
 ]
@@ -217,6 +218,21 @@ def load_gate_result(folder: Path) -> GateResult | None:
     return GateResult.from_dict(json.loads(path.read_text("utf-8")))
 
 
+def rule_names(spec: GateSpec) -> list[str]:
+    """Each rule of ``spec`` as :attr:`RuleResult.rule` names it, in :func:`judge`'s order."""
+    return [_min_rule(m, t) for m, t in spec.min.items()] + [
+        _regression_rule(m, margin) for m, margin in spec.max_regression.items()
+    ]
+
+
+def _min_rule(metric: str, threshold: float) -> str:
+    return f"min {metric} {threshold:g}"
+
+
+def _regression_rule(metric: str, margin: float) -> str:
+    return f"max_regression {metric} {margin:g}"
+
+
 def judge(spec: GateSpec, outcome: RunOutcome) -> GateResult:
     """Every rule of ``spec`` on every variant under test of ``outcome``."""
     rules = [
@@ -230,7 +246,7 @@ def judge(spec: GateSpec, outcome: RunOutcome) -> GateResult:
 
 
 def _minimum(metric: str, threshold: float, summary: Any) -> RuleResult:
-    rule = f"min {metric} {threshold:g}"
+    rule = _min_rule(metric, threshold)
     estimate = summary.scores.get(metric)
     if estimate is None or estimate.n == 0:
         return RuleResult(rule, summary.variant, "fail", f"{metric} has no scored rows")
@@ -245,7 +261,7 @@ def _minimum(metric: str, threshold: float, summary: Any) -> RuleResult:
 
 
 def _regressions(metric: str, margin: float, outcome: RunOutcome) -> list[RuleResult]:
-    rule = f"max_regression {metric} {margin:g}"
+    rule = _regression_rule(metric, margin)
     if outcome.link is None:
         return [
             RuleResult(rule, s.variant, "skip", "no baseline (pass --baseline or --baseline-run)")
