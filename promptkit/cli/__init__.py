@@ -30,6 +30,7 @@ COMMANDS = {
         "promptkit.cli.export_cmd",
         "Write a suite's example pool as fine-tuning JSONL, or check such a file.",
     ),
+    "import": ("promptkit.cli.import_cmd", "Convert a promptfoo config to promptkit files."),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
     "check": (
