@@ -6,6 +6,7 @@ each assertion's expected pass or fail follows from the prompt and the row.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Callable
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
+from promptkit import Case
 from promptkit.importers.nunjucks import to_jinja
 from promptkit.providers.base import Request
 from promptkit.providers.mock import register_mock
+from promptkit.scorers import make_scorer
 from promptkit.scorers.text import edit_distance
 from tests.conftest import write
 
@@ -79,10 +82,13 @@ def test_capitals_prompts_providers_and_per_test_values(
     config = FIXTURES / "capitals" / "promptfooconfig.yaml"
     assert f"{config}:16: not converted: provider: 'bedrock:anthropic.claude-v2'" in stderr
     assert f"{config}:47: not converted: assertion type 'javascript'" in stderr
+    rows = [json.loads(line) for line in (out / "datasets" / "capitals.jsonl").open()]
+    assert [row["assert_2"] for row in rows] == ["France", "Japan", "Lima"]  # "{{ country }}"
     _check(cli, out, monkeypatch)
     scores = _scores(cli, out / "evals" / "capitals.yaml", monkeypatch)
     for prompt in ("capitals_1@v1", "capitals_2@v1"):
         assert scores[(prompt, "test1")] == {"latency_1": 1.0, "contains_2": 1.0, "contains_3": 1.0}
+        assert scores[(prompt, "test2")]["contains_2"] == 1.0
         assert scores[(prompt, "test3")]["contains_2"] == 0.0  # "Lima" is not in the echo
     # the format test has other assertions, so it has a suite of its own
     formats = _scores(cli, out / "evals" / "capitals_2.yaml", monkeypatch)
@@ -199,3 +205,39 @@ def test_nunjucks_differences() -> None:
 )
 def test_edit_distance(a: str, b: str, distance: int) -> None:
     assert edit_distance(a, b) == distance == edit_distance(b, a)
+
+
+def _score(spec: Any, reply: str, row: dict[str, Any]) -> float:
+    bound = make_scorer(spec)
+    return asyncio.run(bound(Case(output=reply, raw=reply, expected="ref", row=row))).value
+
+
+@pytest.mark.parametrize(
+    ("spec", "reply", "row", "value"),
+    [
+        ({"contains": {"column": "want"}}, "Lima, Peru", {"want": "lima"}, 1.0),
+        ({"contains": {"column": "want", "compare": "exact"}}, "Lima", {"want": "lima"}, 0.0),
+        ({"contains": {"column": "want", "compare": "ignore_case"}}, "LIMA", {"want": "lima"}, 1.0),
+        ({"contains": {"column": "w", "mode": "all"}}, "a b", {"w": ["a", "c"]}, 0.0),
+        ({"contains": {"column": "w", "mode": "all"}}, "a b c", {"w": ["a", "c"]}, 1.0),
+        ({"exact_match": {"column": "want", "normalize": False}}, "Lima", {"want": "Lima"}, 1.0),
+        ({"exact_match": {"column": "want", "normalize": False}}, "lima", {"want": "Lima"}, 0.0),
+        ({"regex": {"column": "p", "ignore_case": False}}, "id 42", {"p": r"\d+$"}, 1.0),
+        ({"regex": {"column": "p", "ignore_case": False}}, "ID", {"p": "id"}, 0.0),
+        ({"starts_with": {"column": "p"}}, "  Answer: x", {"p": "Answer"}, 1.0),
+        ({"starts_with": {"value": "answer"}}, "Answer", {}, 0.0),
+        ({"starts_with": {"value": "answer", "compare": "ignore_case"}}, "Answer", {}, 1.0),
+        ({"levenshtein": {"column": "w", "max": 1}}, "helo", {"w": "hello"}, 1.0),
+        ({"levenshtein": {"column": "w", "max": 1}}, "hxlo", {"w": "hello"}, 0.0),
+        ({"levenshtein": {"max": 3}}, "ref", {}, 1.0),  # the reference by default
+    ],
+)
+def test_column_scorers(spec: Any, reply: str, row: dict[str, Any], value: float) -> None:
+    assert _score(spec, reply, row) == value
+
+
+def test_a_missing_column_is_a_scorer_error() -> None:
+    with pytest.raises(KeyError, match="no column 'want'"):
+        _score({"contains": {"column": "want"}}, "x", {})
+    with pytest.raises(ValueError, match="compare must be one of"):  # as 'mode': per case
+        _score({"contains": {"compare": "fuzzy"}}, "x", {})

@@ -15,6 +15,7 @@ Files that already exist are never overwritten.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.sandbox
 import yaml
 
 from promptkit.define.datasets import load_dataset
@@ -185,8 +187,31 @@ def _tests(reader: Reader, data: Mapping[str, Any], judge_model: str | None) -> 
             test_reader.skip(f"{key}.options", "test options")
         own_vars = _vars(test_reader, f"{key}.vars", test.get("vars"))
         own = _assertions(test_reader, f"{key}.assert", test.get("assert"), judge_model)
-        tests.append(_Test(index + 1, {**base_vars, **own_vars}, [*base, *own]))
+        values = {**base_vars, **own_vars}
+        scorers = [_templated(test_reader, key, s, values) for s in [*base, *own]]
+        tests.append(_Test(index + 1, values, scorers))
     return tests
+
+
+def _templated(reader: Reader, key: str, scorer: Converted, values: dict[str, Any]) -> Converted:
+    """promptfoo renders assertion values with the test's vars (``contains: "{{ city }}"``);
+    the value is rendered here, once per test, so the dataset column holds the text."""
+
+    def render(text: Any) -> Any:
+        if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
+            return text
+        try:
+            return _SANDBOX.from_string(to_jinja(text)).render(values)
+        except jinja2.TemplateError as exc:
+            reader.skip(key, f"assertion value {text!r} kept as written: {exc}")
+            return text
+
+    found = scorer.value
+    value = [render(v) for v in found] if isinstance(found, list) else render(found)
+    return dataclasses.replace(scorer, value=value)
+
+
+_SANDBOX = jinja2.sandbox.SandboxedEnvironment()
 
 
 def _test_entries(reader: Reader, spec: Any) -> list[tuple[Mapping[str, Any], tuple[Reader, str]]]:
@@ -330,7 +355,7 @@ def _write_all(
         files[out / "datasets" / f"{name}.jsonl"] = "".join(
             json.dumps(row, ensure_ascii=False) + "\n" for row in rows
         )
-        suite = _suite(name, group[0].scorers, prompts, models, inputs, description)
+        suite = _suite(reader, name, group[0].scorers, prompts, models, inputs, description)
         files[out / "evals" / f"{name}.yaml"] = _yaml(suite)
         reader.result.suites.append(out / "evals" / f"{name}.yaml")
     existing = [p for p in files if p.exists()]
@@ -345,7 +370,8 @@ def _write_all(
 
 
 def _row(reader: Reader, test: _Test, inputs: list[str]) -> dict[str, Any]:
-    row: dict[str, Any] = {"test_id": f"test{test.index}"}
+    # every var is kept, used by a prompt or not: nothing the user wrote is lost
+    row: dict[str, Any] = {"test_id": f"test{test.index}", **test.vars}
     for name in inputs:
         if name not in test.vars:
             # promptfoo renders a missing var as empty text; say so rather than guess quietly
@@ -362,6 +388,7 @@ def _row(reader: Reader, test: _Test, inputs: list[str]) -> dict[str, Any]:
 
 
 def _suite(
+    reader: Reader,
     name: str,
     scorers: list[Converted],
     prompts: list[_Prompt],
@@ -384,6 +411,7 @@ def _suite(
             if "reference" in suite:  # one reference column per suite
                 raise ImportConfigError(
                     "two 'similar' assertions in one test: promptkit compares with one reference",
+                    path=reader.path,
                     hint="keep one 'similar' per test",
                 )
             suite["reference"] = f"assert_{slot}"

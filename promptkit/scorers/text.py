@@ -163,7 +163,7 @@ def regex(
     """The reply matches ``pattern`` (searched anywhere; compiled once, checked at load),
     or the pattern in dataset ``column`` (compiled per distinct pattern)."""
     if (pattern is None) == (column is None):
-        raise ValueError("regex: give either pattern or column")
+        raise ValueError("give either the argument 'pattern' or 'column'")
     flags = re.IGNORECASE if ignore_case else 0
     fixed = None if pattern is None else _compile(pattern, flags)
 
