@@ -85,8 +85,10 @@ def test_regex_is_compiled_at_load_and_searches_anywhere() -> None:
     assert run({"regex": {"pattern": "amet$"}}, None, raw=LONG.strip()) == 1.0
     with pytest.raises(SuiteError, match=r"scorer 'regex': bad pattern"):
         make_scorer({"regex": {"pattern": "(unclosed"}})
-    with pytest.raises(SuiteError, match=r"scorer 'regex' needs the argument 'pattern'"):
+    with pytest.raises(SuiteError, match=r"scorer 'regex': give either the argument 'pattern'"):
         make_scorer("regex")
+    with pytest.raises(SuiteError, match=r"scorer 'regex': give either the argument 'pattern'"):
+        make_scorer({"regex": {"pattern": "a", "column": "b"}})
 
 
 def test_label_accuracy_and_numeric() -> None:

@@ -35,6 +35,7 @@ COMMANDS = {
         "Write a suite's example pool as fine-tuning JSONL, or check such a file.",
     ),
     "init": ("promptkit.cli.init_cmd", "Start a project: prompt, suite, datasets, CI workflow."),
+    "import": ("promptkit.cli.import_cmd", "Convert a promptfoo config to promptkit files."),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
     "check": (

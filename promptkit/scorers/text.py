@@ -1,4 +1,5 @@
-"""Text scorers: exact and normalised match, contains, regex, ROUGE-L and chrF.
+"""Text scorers: exact and normalised match, contains, starts_with, regex, Levenshtein
+distance, ROUGE-L and chrF.
 
 ROUGE-L comes from ``rouge-score`` (Google's reimplementation of ROUGE-1.5.5) and
 chrF from ``sacrebleu``: both are the reference implementations papers cite, so
@@ -8,6 +9,7 @@ them, not when promptkit loads.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -17,7 +19,7 @@ from typing import Any
 from promptkit.define.parsers import fold
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer, scorer_factory
 
-__all__ = ["normalise"]
+__all__ = ["edit_distance", "normalise"]
 
 
 class _Punctuation(dict[int, int | None]):
@@ -46,49 +48,138 @@ def _compared(case: Case, use_raw: bool) -> str:
     return case.raw if use_raw or case.output is None else str(case.output)
 
 
-def _reference(case: Case) -> str:
-    return "" if case.expected is None else str(case.expected)
+def _reference(case: Case, column: str | None = None) -> str:
+    """The reference, or with ``column`` that dataset column's value in this case's row."""
+    value = case.expected if column is None else _column(case, column)
+    return "" if value is None else str(value)
+
+
+def _column(case: Case, column: str) -> Any:
+    if column not in case.row:
+        raise KeyError(f"the row has no column {column!r}")
+    return case.row[column]
+
+
+#: How ``contains`` and ``starts_with`` compare text.
+_COMPARE: dict[str, Callable[[str], str]] = {
+    "normalised": normalise,  # case, accents, punctuation and spacing ignored
+    "ignore_case": str.casefold,
+    "exact": str,
+}
+
+
+def _comparer(compare: str) -> Callable[[str], str]:
+    if compare not in _COMPARE:
+        raise ValueError(f"compare must be one of {', '.join(_COMPARE)}")
+    return _COMPARE[compare]
 
 
 @scorer("exact_match")
-def exact_match(case: Case, *, normalize: bool = True, raw: bool = False) -> Score:
-    """The parsed output equals the reference (normalised: case, accents, punctuation)."""
-    got = _compared(case, raw)
-    if normalize:
-        same = normalise(got) == normalise(case.expected)
-    else:
-        same = got.strip() == _reference(case).strip()
+def exact_match(
+    case: Case, *, normalize: bool = True, raw: bool = False, column: str | None = None
+) -> Score:
+    """The parsed output equals the reference (normalised: case, accents, punctuation);
+    ``column`` names a dataset column to compare with instead."""
+    got, want = _compared(case, raw), _reference(case, column)
+    same = normalise(got) == normalise(want) if normalize else got.strip() == want.strip()
     return Score(float(same))
 
 
 @scorer("contains")
 def contains(
-    case: Case, *, values: Sequence[str] | None = None, mode: str = "any", raw: bool = True
+    case: Case,
+    *,
+    values: Sequence[str] | None = None,
+    mode: str = "any",
+    raw: bool = True,
+    column: str | None = None,
+    compare: str = "normalised",
 ) -> Score:
-    """The reply contains the reference (or any/all of ``values``), normalised."""
+    """The reply contains the reference (or any/all of ``values``, or of the text or list
+    in dataset ``column``); ``compare``: normalised (default), ignore_case or exact."""
     if mode not in ("any", "all"):
         raise ValueError("contains: mode must be 'any' or 'all'")
-    wanted = [normalise(v) for v in (values if values is not None else [case.expected])]
-    text = normalise(_compared(case, raw))
+    prepare = _comparer(compare)
+    wanted = [prepare(str(v)) for v in _wanted(case, values, column)]
+    text = prepare(_compared(case, raw))
     hits = [w for w in wanted if w and w in text]
     ok = bool(hits) if mode == "any" else len(hits) == len(wanted)
     return Score(float(ok), explanation=f"found {hits}" if hits else "found none")
 
 
+def _wanted(case: Case, values: Sequence[str] | None, column: str | None) -> list[Any]:
+    if values is not None:
+        return list(values)
+    found = case.expected if column is None else _column(case, column)
+    return list(found) if isinstance(found, list) else [found]
+
+
+@scorer("starts_with")
+def starts_with(
+    case: Case,
+    *,
+    value: str | None = None,
+    column: str | None = None,
+    raw: bool = True,
+    compare: str = "exact",
+) -> Score:
+    """The reply (leading spaces dropped) starts with ``value``, the reference, or the text
+    in dataset ``column``; ``compare``: exact (default), ignore_case or normalised."""
+    prepare = _comparer(compare)
+    want = prepare(value if value is not None else _reference(case, column))
+    return Score(float(prepare(_compared(case, raw).lstrip()).startswith(want)))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions, one row at a time."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            cost = 0 if char_a == char_b else 1
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
+        previous = current
+    return previous[-1]
+
+
+@scorer("levenshtein")
+def levenshtein(case: Case, *, max: int = 5, column: str | None = None, raw: bool = True) -> Score:
+    """The reply is at most ``max`` edits (Levenshtein) from the reference or ``column``."""
+    distance = edit_distance(_compared(case, raw).strip(), _reference(case, column).strip())
+    return Score(float(distance <= max), explanation=f"distance {distance}")
+
+
 @scorer_factory("regex")
 def regex(
-    setup: ScorerSetup, *, pattern: str, raw: bool = True, ignore_case: bool = True
+    setup: ScorerSetup,
+    *,
+    pattern: str | None = None,
+    column: str | None = None,
+    raw: bool = True,
+    ignore_case: bool = True,
 ) -> Callable[[Case], Score]:
-    """The reply matches ``pattern`` (searched anywhere); compiled once, checked at load."""
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-    except re.error as exc:
-        raise ValueError(f"bad pattern {pattern!r}: {exc}") from None
+    """The reply matches ``pattern`` (searched anywhere; compiled once, checked at load),
+    or the pattern in dataset ``column`` (compiled per distinct pattern)."""
+    if (pattern is None) == (column is None):
+        raise ValueError("give either the argument 'pattern' or 'column'")
+    flags = re.IGNORECASE if ignore_case else 0
+    fixed = None if pattern is None else _compile(pattern, flags)
 
     def score(case: Case) -> Score:
+        compiled = fixed or _compile(_reference(case, column), flags)
         return Score(float(compiled.search(_compared(case, raw)) is not None))
 
     return score
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"bad pattern {pattern!r}: {exc}") from None
 
 
 class _FoldingTokenizer:
