@@ -57,7 +57,7 @@ class MetricDrift:
             return f"{self.variant}: {r.metric}: no rows scored by both this run and the baseline"
         return (
             f"{self.variant}: {r.metric} {r.a_mean:.3f} -> {r.b_mean:.3f}, difference "
-            f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}] on {d.n} rows, p (Holm) {r.p_holm:.3g}"
+            f"{d.interval_text()} on {d.n} rows, p (Holm) {r.p_holm:.3g}"
         )
 
 

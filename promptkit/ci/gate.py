@@ -27,6 +27,7 @@ from promptkit.ci.baseline import RunOutcome
 from promptkit.errors import GateFailed, SuiteError
 
 if TYPE_CHECKING:
+    from promptkit.results.stats import PairedDifference
     from promptkit.suite import Suite
 
 __all__ = [
@@ -285,8 +286,29 @@ def _regressions(metric: str, margin: float, outcome: RunOutcome) -> list[RuleRe
         ok = diff.low >= -margin
         figures = (
             f"{metric} {found.b_mean:.3f} vs {found.a_mean:.3f} for {pair.base}: difference "
-            f"{diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}] on {diff.n} rows, lower bound "
-            f"{'>=' if ok else '<'} -{margin:g}"
+            f"{diff.interval_text()} on {diff.n} rows, lower bound "
+            f"{'>=' if ok else '<'} -{margin:g}" + _power_note(diff, margin)
         )
         results.append(RuleResult(rule, pair.head, "pass" if ok else "fail", figures))
     return results
+
+
+def _power_note(diff: PairedDifference, margin: float) -> str:
+    """What this pair's rows can resolve, and a warning when the margin is finer than that."""
+    from promptkit.results.power import plan_power, rows_needed
+
+    plan = plan_power("", "", diff)
+    if plan.detectable is None:
+        return ""
+    note = (
+        f"; with {diff.n} rows this gate detects a regression of >= {plan.detectable:.2f} "
+        f"with {plan.power:.0%} power"
+    )
+    if margin >= plan.detectable:
+        return note
+    needed = rows_needed(plan.kind, plan.spread, margin) if margin > 0 else None
+    more = f"; about {needed:,} rows would" if needed else ""
+    return (
+        f"{note} (warning: the margin {margin:g} is below that, these rows cannot tell a "
+        f"regression of {margin:g} from noise{more})"
+    )

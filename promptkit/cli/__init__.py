@@ -36,6 +36,10 @@ COMMANDS = {
     ),
     "init": ("promptkit.cli.init_cmd", "Start a project: prompt, suite, datasets, CI workflow."),
     "import": ("promptkit.cli.import_cmd", "Convert a promptfoo config to promptkit files."),
+    "power": (
+        "promptkit.cli.power_cmd",
+        "Rows a paired comparison needs, and what a run's rows can detect.",
+    ),
     "render": ("promptkit.cli.render_cmd", "Print a prompt's messages exactly as sent."),
     "prompts": ("promptkit.cli.prompts_cmd", "List prompt families, versions and hashes."),
     "check": (

@@ -85,7 +85,7 @@ def _curve(steps: Sequence[StepAdvice], volume: float | None) -> Table:
     table.add_column("pays?")
     for s in steps:
         g = s.step.gain
-        gain = f"{g.mean:+.3f} [{g.low:+.3f}, {g.high:+.3f}]" if g.n else "-"
+        gain = g.interval_text()
         table.add_row(
             f"{s.step.prompt} | {s.step.model}",
             f"{s.step.k_from:g}->{s.step.k_to:g}",

@@ -51,6 +51,7 @@ class Difference:
     n: int
     fixed: int  # rows the reference failed and this variant passed
     broken: int
+    method: str = ""  # the method that made the interval (newcombe-score, bootstrap)
 
     @property
     def significant(self) -> bool:
@@ -207,7 +208,7 @@ def _as_differences(
         for m in comparison.metrics:
             d = m.difference
             result[variant][m.metric] = Difference(
-                d.mean, d.low, d.high, m.p_holm, d.n, len(m.fixed), len(m.broken)
+                d.mean, d.low, d.high, m.p_holm, d.n, len(m.fixed), len(m.broken), d.interval
             )
     return result
 

@@ -25,7 +25,7 @@ def baseline_table(outcome: RunOutcome) -> Table | None:
     table.add_column("variant", no_wrap=True)
     table.add_column("baseline", no_wrap=True)
     table.add_column("metric")
-    for name in ("head", "base", "difference [95% CI]", "p (Holm)", "fixed", "broken"):
+    for name in ("head", "base", "difference [95% CI] method", "p (Holm)", "fixed", "broken"):
         table.add_column(name, justify="right", no_wrap=True)
     for result in outcome.pairs:
         pair = result.pair
@@ -40,7 +40,7 @@ def baseline_table(outcome: RunOutcome) -> Table | None:
                 metric.metric,
                 f"{metric.b_mean:.3f}",
                 f"{metric.a_mean:.3f}",
-                f"{diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]" if diff.n else "-",
+                diff.interval_text(),
                 f"{metric.p_holm:.3g}" if diff.n else "-",
                 str(len(metric.fixed)),
                 str(len(metric.broken)),

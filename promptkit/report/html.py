@@ -188,7 +188,7 @@ def _estimate(est: Estimate) -> str:
 def _difference(d: c.Difference) -> str:
     if not d.n:
         return _DASH
-    return f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+    return f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}] {d.method}".rstrip()
 
 
 def _pvalue(d: c.Difference) -> str:

@@ -96,7 +96,15 @@ def _comparison_section(outcome: RunOutcome) -> str:
     if outcome.link is None:
         return ""
     compared = [p for p in outcome.pairs if p.comparison is not None]
-    header = ["variant", "baseline", "metric", "head", "base", "difference [95% CI]", "p (Holm)"]
+    header = [
+        "variant",
+        "baseline",
+        "metric",
+        "head",
+        "base",
+        "difference [95% CI] method",
+        "p (Holm)",
+    ]
     lines = [f"### Against the baseline ({_plain(outcome.link.label)})"]
     if compared:
         lines += ["", _row(header), _row(["---"] * 3 + ["---:"] * 4)]
@@ -119,7 +127,7 @@ def _comparison_rows(result: PairResult) -> Iterable[list[str]]:
             _plain(metric.metric),
             _fixed(metric.b_mean),
             _fixed(metric.a_mean),
-            _NONE if diff.n == 0 else f"{diff.mean:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]",
+            _NONE if diff.n == 0 else diff.interval_text(),
             _NONE if diff.n == 0 else f"{metric.p_holm:.3g}",
         ]
 

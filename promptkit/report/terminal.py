@@ -161,11 +161,11 @@ def comparison_table(comparison: Comparison) -> Table:
         caption=f"{holm_note(comparison.family)}\n{flips}",
     )
     table.add_column("metric", no_wrap=True)
-    for name in ("a", "b", "b - a [95% CI]", "p", "p (Holm)", "test", "fixed", "broken"):
+    for name in ("a", "b", "b - a [95% CI] method", "p", "p (Holm)", "test", "fixed", "broken"):
         table.add_column(name, justify="right", no_wrap=name != "test")
     for m in comparison.metrics:
         d = m.difference
-        interval = "-" if not d.n else f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+        interval = d.interval_text()
         mark = " *" if d.n and m.p_holm < 0.05 else ""
         table.add_row(
             m.metric,

@@ -18,6 +18,7 @@ __all__ = [
     "macro_f1_interval",
     "mean_interval",
     "paired_difference",
+    "paired_proportion_interval",
     "pass_at_k",
     "wilson_interval",
 ]
@@ -162,7 +163,13 @@ def _macro_f1(matrices: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """``b - a`` on the same rows: mean difference, its 95% interval and a paired test."""
+    """``b - a`` on the same rows: mean difference, its 95% interval and a paired test.
+
+    ``method`` names the test, ``interval`` the method that made the interval.
+    ``sd`` is the standard deviation of the per-row differences and ``discordance``
+    the share of rows where pass/fail scores disagree (nan for graded scores): what
+    :mod:`promptkit.results.power` plans sample sizes from.
+    """
 
     mean: float
     low: float
@@ -170,9 +177,19 @@ class PairedDifference:
     p_value: float
     n: int
     method: str  # "mcnemar-exact" for pass/fail scores, else "paired-bootstrap"
+    interval: str = "bootstrap"  # "newcombe-score" for pass/fail scores
+    sd: float = float("nan")
+    discordance: float = float("nan")
 
     def __str__(self) -> str:
         return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] p={self.p_value:.3g}"
+
+    def interval_text(self) -> str:
+        """``+0.028 [-0.071, +0.142] newcombe-score``: the interval and the method that made it,
+        as every output shows them."""
+        if not self.n:
+            return "-"
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] {self.interval}"
 
 
 def _is_binary(data: np.ndarray) -> bool:
@@ -185,8 +202,9 @@ def paired_difference(
     """Compare two variants scored on the same rows (``a[i]`` and ``b[i]`` share row i).
 
     Pass/fail scores use the exact McNemar test (a binomial test on the discordant
-    pairs); other scores a paired bootstrap of the mean difference, with a
-    sign-flip permutation p-value.
+    pairs) and Newcombe's score interval, which stays honest when few rows disagree
+    (a bootstrap gives [0, 0] when none do); other scores a paired bootstrap of the
+    mean difference, with a sign-flip permutation p-value.
     """
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape:
@@ -194,20 +212,59 @@ def paired_difference(
     n = int(x.size)
     if n == 0:
         nan = float("nan")
-        return PairedDifference(nan, nan, nan, nan, 0, "none")
+        return PairedDifference(nan, nan, nan, nan, 0, "none", "none")
     diff = y - x
-    low, high = _bootstrap_interval(diff, confidence, seed)
+    sd = float(diff.std(ddof=1)) if n > 1 else float("nan")
     if _is_binary(x) and _is_binary(y):
         from scipy.stats import binomtest
 
         b_wins = int(np.sum((y == 1) & (x == 0)))
         a_wins = int(np.sum((x == 1) & (y == 0)))
+        both = int(np.sum((x == 1) & (y == 1)))
+        low, high = paired_proportion_interval(
+            both, b_wins, a_wins, n - both - a_wins - b_wins, confidence
+        )
         discordant = a_wins + b_wins
         p = 1.0 if discordant == 0 else float(binomtest(b_wins, discordant, 0.5).pvalue)
-        return PairedDifference(float(diff.mean()), low, high, p, n, "mcnemar-exact")
+        mean = float(diff.mean())
+        return PairedDifference(
+            mean, low, high, p, n, "mcnemar-exact", "newcombe-score", sd, discordant / n
+        )
+    low, high = _bootstrap_interval(diff, confidence, seed)
+    p = _sign_flip_p(diff, seed)
     return PairedDifference(
-        float(diff.mean()), low, high, _sign_flip_p(diff, seed), n, "paired-bootstrap"
+        float(diff.mean()), low, high, p, n, "paired-bootstrap", "bootstrap", sd
     )
+
+
+def paired_proportion_interval(
+    both: int, only_b: int, only_a: int, neither: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval for ``p_b - p_a`` from paired pass/fail counts: Newcombe (1998), method 10.
+
+    The Wilson intervals of the two proportions are combined with the correlation
+    of the pairs (``phi``, continuity-corrected as in the paper, and 0 when a margin
+    is empty). ``both``: rows both passed; ``only_b``: b passed and a failed; and so on.
+    """
+    n = both + only_b + only_a + neither
+    p_b, p_a = (both + only_b) / n, (both + only_a) / n
+    low_b, high_b = wilson_interval(both + only_b, n, confidence)
+    low_a, high_a = wilson_interval(both + only_a, n, confidence)
+    margins = (both + only_b) * (only_a + neither) * (both + only_a) * (only_b + neither)
+    phi = 0.0
+    if margins:
+        cross = both * neither - only_b * only_a
+        corrected = max(cross - n / 2, 0.0) if cross > 0 else float(cross)
+        phi = corrected / math.sqrt(margins)
+    below = _combined(p_b - low_b, high_a - p_a, phi)
+    above = _combined(high_b - p_b, p_a - low_a, phi)
+    difference = p_b - p_a
+    return max(-1.0, difference - below), min(1.0, difference + above)
+
+
+def _combined(one: float, other: float, phi: float) -> float:
+    """Square and add two one-sided distances, less their covariance."""
+    return math.sqrt(max(0.0, one * one - 2 * phi * one * other + other * other))
 
 
 def _bootstrap_interval(data: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:
