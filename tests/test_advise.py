@@ -361,3 +361,24 @@ def test_advise_on_a_real_local_model_run(repo: Path) -> None:
     assert advice.finetune is not None
     assert advice.finetune.shot_tokens_saved == pytest.approx(measured[4] - measured[0])
     assert advice.action in ACTIONS and advice.rule.endswith(".")
+
+
+def test_a_variant_is_not_passed_over_for_a_dominator_that_misses_the_target() -> None:
+    # y, the cheapest, dominates x but misses the target; x clears it at half the cost of z.
+    def rows(passed: int) -> dict[str, float]:
+        return {f"r{i}": float(i < passed) for i in range(40)}
+
+    def variant(shots: int, passed: int) -> VariantFigures:
+        return replace(
+            figures(shots, passed / 40, 0.0, 1.0),
+            score=Estimate(
+                passed / 40, passed / 40 - 0.02, min(1.0, passed / 40 + 0.02), 40, "wilson"
+            ),
+            rows=rows(passed),
+        )
+
+    y, x, z = variant(0, 31), variant(1, 33), variant(3, 40)
+    advice = decide(inputs(variants=(y, x, z), steps=(), target=0.8))
+    by_id = {v.figures.variant: v for v in advice.variants}
+    assert by_id[x.variant].dominated_by == y.variant and not by_id[y.variant].reaches
+    assert advice.chosen == x.variant  # not z, which costs twice as much

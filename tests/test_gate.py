@@ -51,6 +51,9 @@ def test_worse_version_fails_the_gate_better_one_passes(
     assert line.startswith("promptkit: error: gate failed: max_regression label_accuracy 0.02")
     assert f"0.500 vs 0.833 for cls@v1 (base {base}) | mock/scripted | k=0" in line
     assert "difference -0.333 [" in line and "on 30 rows, lower bound < -0.02" in line
+    # the rule's own resolution, and the warning that its margin is finer than 30 rows resolve
+    assert "with 30 rows this gate resolves a margin of >= 0.38 with 80% power" in line
+    assert "warning: the margin 0.02 is finer than these rows resolve" in line
     assert f"cls@v1 (base {base})" in out  # the base version ran beside head's
     assert "FAIL" in out and "PASS" in out  # the gate table: max_regression failed, min held
 
@@ -62,6 +65,7 @@ def test_worse_version_fails_the_gate_better_one_passes(
     assert gate["passed"] is True
     regression = next(r for r in gate["rules"] if r["rule"].startswith("max_regression"))
     assert "difference +0.167 [" in regression["figures"]
+    assert "this gate resolves" in regression["figures"] and "warning" not in regression["figures"]
 
 
 def test_min_threshold_from_the_command_line(

@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import binomtest
 
 from promptkit import BadInput, Request, evaluate, load_run, register_mock
+from promptkit.results.margin import margin_plan
 from promptkit.results.power import (
     detectable_difference,
     mcnemar_power,
@@ -20,7 +21,7 @@ from promptkit.results.power import (
     rows_needed,
     variance_split,
 )
-from promptkit.results.stats import paired_difference
+from promptkit.results.stats import paired_difference, paired_proportion_interval
 from tests.conftest import CliResult
 from tests.test_suite import BASE, make_project
 
@@ -60,6 +61,45 @@ def test_planned_rows_reach_the_stated_power_on_simulated_graded_data() -> None:
         assert result.method == "paired-bootstrap"
         hits += result.p_value < 0.05
     assert hits / reps == pytest.approx(0.8, abs=0.09)  # 150 runs: standard error 0.033
+
+
+def _gate_passes(rows: int, spread: float, rate: float, margin: float, reps: int) -> float:
+    """Share of simulated changes with no true difference that pass max_regression."""
+    rng, passed = np.random.default_rng(11), 0
+    cells = [rate - spread / 2, spread / 2, spread / 2, 1 - rate - spread / 2]
+    for _ in range(reps):
+        table = (int(c) for c in rng.multinomial(rows, cells))
+        passed += paired_proportion_interval(*table)[0] >= -margin
+    return passed / reps
+
+
+@pytest.mark.parametrize(
+    ("rows", "spread", "rate", "margin"), [(36, 0.06, 0.8, 0.05), (300, 0.1, 0.7, 0.05)]
+)
+def test_the_gates_resolution_matches_the_rule_on_simulated_data(
+    rows: int, spread: float, rate: float, margin: float
+) -> None:
+    plan = margin_plan(rows, spread, rate, margin, "pass/fail")
+    # 1000 simulated runs: standard error of a pass rate at most 0.016
+    assert plan.pass_chance == pytest.approx(
+        _gate_passes(rows, spread, rate, margin, 1000), abs=0.05
+    )
+    at_resolved = margin_plan(rows, spread, rate, plan.resolved, "pass/fail")
+    assert (
+        at_resolved.pass_chance
+        >= 0.8
+        > margin_plan(rows, spread, rate, plan.resolved * 0.8, "pass/fail").pass_chance
+    )
+    needed = plan.rows_for(margin, spread, rate, "pass/fail")
+    assert needed is not None
+    assert margin_plan(needed, spread, rate, margin, "pass/fail").pass_chance >= 0.8
+    assert _gate_passes(needed, spread, rate, margin, 1000) == pytest.approx(0.8, abs=0.05)
+
+
+def test_the_graded_resolution_is_the_normal_quantile() -> None:
+    plan = margin_plan(100, 0.2, 0.5, 0.05, "graded")
+    assert plan.resolved == pytest.approx((1.959964 + 0.841621) * 0.2 / 10, rel=1e-4)
+    assert plan.rows_for(plan.resolved, 0.2, 0.5, "graded") == 100
 
 
 def _needed(kind: str, spread: float, delta: float) -> int:

@@ -63,8 +63,9 @@ def decide(inputs: AdviceInputs) -> Advice:
     if inputs.target is None:
         # Without a target, matching the best means not being significantly worse than it.
         reaching = [r for r in rows if r is top or not significantly_worse(_point(r), _point(top))]
-    # A dominated variant is never the choice while one on the front also qualifies.
-    candidates = [r for r in reaching if r.dominated_by is None] or reaching
+    # A dominated variant is not the choice when what dominates it qualifies too.
+    qualifying = {r.figures.variant for r in reaching}
+    candidates = [r for r in reaching if r.dominated_by not in qualifying]
     chosen = min(candidates, key=_cheapness(candidates)) if candidates else None
     curve = [_step_advice(inputs, s, rows) for s in inputs.steps]
     few = _best_few_shot(rows)
@@ -113,13 +114,18 @@ def _variant_advice(inputs: AdviceInputs, v: VariantFigures) -> VariantAdvice:
 
 def _on_front(rows: list[VariantAdvice]) -> list[VariantAdvice]:
     """The rows with ``dominated_by`` set from the cost-quality front, on advise's prices."""
-    dominated = dominated_by([_point(r, rows) for r in rows])
+    priced = _priced(rows)
+    dominated = dominated_by([_point(r, priced) for r in rows])
     return [replace(r, dominated_by=dominated.get(r.figures.variant)) for r in rows]
 
 
-def _point(r: VariantAdvice, rows: Sequence[VariantAdvice] = ()) -> FrontPoint:
+def _priced(rows: Sequence[VariantAdvice]) -> bool:
+    return all(r.cost_per_call is not None for r in rows)
+
+
+def _point(r: VariantAdvice, priced: bool = False) -> FrontPoint:
+    """``r`` as the front sees it (the cost key matters only for domination)."""
     f = r.figures
-    priced = all(o.cost_per_call is not None for o in rows) if rows else False
     spend = spend_key(r.cost_per_call if priced else None, f.prompt_tokens + f.completion_tokens)
     return FrontPoint(f.variant, f.score, spend, f.rows)
 
@@ -131,7 +137,7 @@ def _monthly(per_call: float | None, volume: float | None) -> float | None:
 def _cheapness(rows: Sequence[VariantAdvice]) -> Callable[[VariantAdvice], tuple[Any, ...]]:
     """Prefer variants whose whole interval clears the target, then the cheapest per call
     (tokens when any price is unknown), then the higher score."""
-    priced = all(r.cost_per_call is not None for r in rows)
+    priced = _priced(rows)
 
     def key(r: VariantAdvice) -> tuple[Any, ...]:
         f = r.figures

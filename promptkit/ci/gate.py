@@ -16,6 +16,7 @@ few rows that interval is wide; choose the margin (or the dataset size) so.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,28 +288,33 @@ def _regressions(metric: str, margin: float, outcome: RunOutcome) -> list[RuleRe
         figures = (
             f"{metric} {found.b_mean:.3f} vs {found.a_mean:.3f} for {pair.base}: difference "
             f"{diff.interval_text()} on {diff.n} rows, lower bound "
-            f"{'>=' if ok else '<'} -{margin:g}" + _power_note(diff, margin)
+            f"{'>=' if ok else '<'} -{margin:g}" + _power_note(diff, found.a_mean, margin, ok)
         )
         results.append(RuleResult(rule, pair.head, "pass" if ok else "fail", figures))
     return results
 
 
-def _power_note(diff: PairedDifference, margin: float) -> str:
-    """What this pair's rows can resolve, and a warning when the margin is finer than that."""
-    from promptkit.results.power import plan_power, rows_needed
+def _power_note(diff: PairedDifference, base_rate: float, margin: float, ok: bool) -> str:
+    """What margin these rows resolve (see :mod:`promptkit.results.margin`), and, when the
+    rule failed on a margin finer than that, a warning with the rows that would resolve it."""
+    from promptkit.results.margin import margin_plan
+    from promptkit.results.power import NO_SPREAD
 
-    plan = plan_power("", "", diff)
-    if plan.detectable is None:
-        return ""
+    pass_fail = not math.isnan(diff.discordance)
+    kind, spread = ("pass/fail", diff.discordance) if pass_fail else ("graded", diff.sd)
+    if math.isnan(spread) or (not pass_fail and spread <= NO_SPREAD):
+        return "; these rows differ by the same amount on every row: no spread to plan from"
+    plan = margin_plan(diff.n, spread, base_rate, margin, kind)
+    resolved = "no margin below 1" if plan.resolved >= 1 else f"a margin of >= {plan.resolved:.2f}"
     note = (
-        f"; with {diff.n} rows this gate detects a regression of >= {plan.detectable:.2f} "
-        f"with {plan.power:.0%} power"
+        f"; with {diff.n} rows this gate resolves {resolved} with {plan.power:.0%} power "
+        f"(a change that did not regress passes it {plan.pass_chance:.0%} of the time)"
     )
-    if margin >= plan.detectable:
+    if ok or margin >= plan.resolved:
         return note
-    needed = rows_needed(plan.kind, plan.spread, margin) if margin > 0 else None
+    needed = plan.rows_for(margin, spread, base_rate, kind)
     more = f"; about {needed:,} rows would" if needed else ""
     return (
-        f"{note} (warning: the margin {margin:g} is below that, these rows cannot tell a "
-        f"regression of {margin:g} from noise{more})"
+        f"{note} (warning: the margin {margin:g} is finer than these rows resolve: they cannot "
+        f"tell a regression of {margin:g} from noise{more})"
     )

@@ -138,8 +138,7 @@ def _check_one_authorization(base: str, has_key: bool) -> None:
         raise ProviderConfigError(
             "api_base carries user:password@ credentials and an API key is set too: "
             "both would be the request's Authorization header",
-            hint="drop the credentials from api_base, or unset the API key variable "
-            "(api_key_env)",
+            hint="drop the credentials from api_base, or unset the API key variable (api_key_env)",
         )
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptkit.advise import Advice, FineTuneFigures, StepAdvice, VariantAdvice, months, usd
+from promptkit.results.front import ON_FRONT
 
 __all__ = ["advice_report"]
 
@@ -71,7 +72,7 @@ def _variants(a: Advice) -> Table:
             f"{f.completion_tokens:,.0f}",
             usd(v.cost_per_call),
             usd(v.cost_per_month) if a.volume is not None else "-",
-            v.dominated_by or "-",
+            v.dominated_by or ON_FRONT,
         )
     caption = ["dominated: a cheaper variant is not significantly worse (paired 95% interval)"]
     if a.chosen:

@@ -27,9 +27,9 @@ from markupsafe import Markup
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
 from promptkit.report import plots, prompt_views
-from promptkit.results.front import front_note
+from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.stats import Estimate
-from promptkit.results.summary import VariantSummary, front_axis, front_metric
+from promptkit.results.summary import front_axis, front_metric, front_priced, front_spend
 
 __all__ = ["html_report", "write_html_report"]
 
@@ -173,9 +173,9 @@ def _front(run: c.RunContent) -> dict[str, str]:
     summaries = [v.summary for v in run.variants]
     metric = front_metric(summaries, run.metrics)
     if metric is None:
-        return {"metric": "", "axis": "", "note": ""}
+        return {"metric": "", "axis": "", "note": "", "on_front": ON_FRONT}
     axis = front_axis(summaries)
-    return {"metric": metric, "axis": axis, "note": front_note(axis, metric)}
+    return {"metric": metric, "axis": axis, "note": front_note(axis, metric), "on_front": ON_FRONT}
 
 
 def _front_plot(run: c.RunContent) -> Markup | None:
@@ -185,12 +185,12 @@ def _front_plot(run: c.RunContent) -> Markup | None:
     metric = front_metric(summaries, run.metrics)
     if metric is None:
         return None
-    axis = front_axis(summaries)
+    axis, priced = front_axis(summaries), front_priced(summaries)
     dots = [
         plots.FrontDot(
             label=v.label,
             color=v.color,
-            spend=_spend_of(v.summary, axis),
+            spend=front_spend(v.summary, priced),
             mean=v.summary.scores[metric].mean,
             low=v.summary.scores[metric].low,
             high=v.summary.scores[metric].high,
@@ -199,13 +199,7 @@ def _front_plot(run: c.RunContent) -> Markup | None:
         for v in run.variants
         if v.summary.scores[metric].n
     ]
-    return Markup(plots.front_svg(metric, axis, dots))
-
-
-def _spend_of(summary: VariantSummary, axis: str) -> float:
-    if axis.startswith("cost"):
-        return summary.cost_per_call or 0.0
-    return summary.prompt_tokens + summary.completion_tokens
+    return Markup(plots.front_svg(metric, axis, dots, priced))
 
 
 def _prompt_groups(

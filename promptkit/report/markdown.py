@@ -16,7 +16,7 @@ from typing import Any
 from promptkit.ci.baseline import PairResult, RunOutcome
 from promptkit.ci.gate import GateResult
 from promptkit.results.compare import holm_note
-from promptkit.results.front import front_note
+from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.summary import VariantSummary, front_axis, front_metric
 
 __all__ = ["MAX_FLIPPED_ROWS", "render_markdown"]
@@ -71,7 +71,9 @@ def _variant_table(outcome: RunOutcome) -> str:
     lines = [_row(header), _row(["---", *["---:"] * (len(header) - 1)])]
     for summary in shown:
         cells = _variant_cells(outcome, summary)
-        cells += [_plain(summary.dominated_by.get(front, "-"))] if front else []
+        if front:  # a base run's own front is not this table's: its rows stay blank
+            mark = summary.dominated_by.get(front, ON_FRONT)
+            cells.append("" if summary in outcome.base_summaries else _plain(mark))
         lines.append(_row(cells))
     note = "95% intervals in brackets (Wilson for pass/fail scores, bootstrap otherwise)."
     if front:

@@ -220,7 +220,7 @@ def shots_svg(points: Sequence[ShotPoint]) -> str:
         return _to_svg(fig, "shots curve")
 
 
-def front_svg(metric: str, axis: str, dots: Sequence[FrontDot]) -> str:
+def front_svg(metric: str, axis: str, dots: Sequence[FrontDot], priced: bool) -> str:
     """Score against cost per call with 95% intervals; the front's variants joined."""
     from matplotlib.ticker import FuncFormatter
 
@@ -240,7 +240,7 @@ def front_svg(metric: str, axis: str, dots: Sequence[FrontDot]) -> str:
             )
         front = sorted((d for d in dots if not d.dominated), key=lambda d: d.spend)
         ax.plot([d.spend for d in front], [d.mean for d in front], color=INK, linewidth=1)
-        if axis.startswith("cost"):
+        if priced:
             ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _usd_tick(x)))
         ax.set_xlabel(_text(axis, 60))
         ax.set_ylabel(f"{_text(metric)}, 95% interval")

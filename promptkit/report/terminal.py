@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
-from promptkit.results.front import front_note
+from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.summary import (
     ClassificationReport,
     SweepPoint,
@@ -59,7 +59,7 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         tokens = s.prompt_tokens + s.completion_tokens
         cells += [str(s.errors), f"{tokens:.0f}", f"{s.latency_s * 1000:.0f} ms"]
         if front:
-            cells.append(s.dominated_by.get(front, "- (on the front)"))
+            cells.append(s.dominated_by.get(front, ON_FRONT))
         table.add_row(*cells)
     return table
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "ON_FRONT",
     "FrontPoint",
     "dominated_by",
     "front_note",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 Z95 = 1.959963984540054
+#: What every output writes for a variant no other dominates.
+ON_FRONT = "on the front"
 
 
 @dataclass(frozen=True)

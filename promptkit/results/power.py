@@ -51,6 +51,8 @@ __all__ = [
 
 PASS_FAIL = "pass/fail"
 GRADED = "graded"
+#: A graded spread at or below this is float noise of equal differences, not a spread.
+NO_SPREAD = 1e-12
 
 
 def _z(power: float, alpha: float) -> tuple[float, float]:
@@ -58,9 +60,6 @@ def _z(power: float, alpha: float) -> tuple[float, float]:
         raise ValueError(f"alpha and power must be between 0 and 1 (got {alpha}, {power})")
     normal = NormalDist()
     return normal.inv_cdf(1 - alpha / 2), normal.inv_cdf(power)
-
-
-EXACT_ROWS = 3000  # beyond, the normal approximation of McNemar's power is used
 
 
 def _connor_rows(psi: float, delta: float, power: float, alpha: float) -> float:
@@ -74,16 +73,10 @@ def mcnemar_power(rows: int, spread: float, delta: float, alpha: float = 0.05) -
     """The chance that the exact McNemar test (``compare``'s) finds a difference of ``delta``
     on ``rows`` rows of which a share ``spread`` disagree (never taken below ``delta``).
 
-    Exact, summed over the number of discordant rows, up to :data:`EXACT_ROWS` rows; the
-    normal approximation beyond, where the two agree.
+    Exact, summed over the number of discordant rows that carry weight (Connor's normal
+    approximation is 2-4 points optimistic for the exact test, even at thousands of rows).
     """
     psi = min(max(spread, delta), 1.0)
-    if rows > EXACT_ROWS:
-        z_alpha = NormalDist().inv_cdf(1 - alpha / 2)
-        spread_at_delta = math.sqrt(max(psi - delta * delta, 1e-12))
-        return NormalDist().cdf(
-            (delta * math.sqrt(rows) - z_alpha * math.sqrt(psi)) / spread_at_delta
-        )
     import numpy as np
     from scipy.stats import binom
 
@@ -112,14 +105,12 @@ def rows_needed(
     """
     if not 0.0 < delta <= 1.0:
         raise ValueError(f"the difference to detect must be in (0, 1] (got {delta})")
-    if math.isnan(spread) or (kind == GRADED and spread <= 0.0):
+    if math.isnan(spread) or (kind == GRADED and spread <= NO_SPREAD):
         return None
     if kind == GRADED:
         z_alpha, z_power = _z(power, alpha)
         return math.ceil(((z_alpha + z_power) * spread / delta) ** 2)
     approximate = math.ceil(_connor_rows(max(spread, delta), delta, power, alpha))
-    if approximate > EXACT_ROWS:
-        return approximate
     # Connor's figure is a little optimistic for the exact test; the exact power rises
     # with the rows (in a small sawtooth), so bisect for the first count that reaches it.
     low, high = max(1, int(approximate * 0.7)), 2 * approximate + 10
@@ -136,7 +127,7 @@ def detectable_difference(
     kind: str, spread: float, rows: int, *, power: float = 0.8, alpha: float = 0.05
 ) -> float | None:
     """The smallest difference ``rows`` paired rows detect with ``power`` (None: no plan)."""
-    if rows <= 0 or math.isnan(spread) or (kind == GRADED and spread <= 0.0):
+    if rows <= 0 or math.isnan(spread) or (kind == GRADED and spread <= NO_SPREAD):
         return None
     if kind == GRADED:
         z_alpha, z_power = _z(power, alpha)
@@ -221,9 +212,14 @@ class PowerPlan:
     mde: float | None = None
     needed: int | None = None  # rows for ``mde``
     split: VarianceSplit | None = None
+    #: the smallest max_regression margin these rows pass an unchanged prompt on with
+    #: ``power`` (:mod:`promptkit.results.margin`); None without a spread
+    gate_margin: float | None = None
 
     def lines(self) -> list[str]:
         """The plan in sentences, as ``promptkit power`` prints it."""
+        if not self.rows:
+            return [f"{self.metric} between {self.between}: no rows scored by both"]
         spread = (
             f"{self.spread:.1%} of rows disagree"
             if self.kind == PASS_FAIL
@@ -241,8 +237,16 @@ class PowerPlan:
                 f">= {self.detectable:.3f} with {power}"
             )
         if self.mde is not None:
-            needed = "-" if self.needed is None else f"about {self.needed} rows"
+            # with no discordant row the plan used the floor share mde: a lower bound
+            floor = "at least " if self.kind == PASS_FAIL and self.spread < self.mde else "about "
+            needed = "-" if self.needed is None else f"{floor}{self.needed:,} rows"
             out.append(f"  to detect {self.mde:g}: {needed} ({power})")
+        if self.gate_margin is not None:
+            margin = "no margin below 1" if self.gate_margin >= 1 else f"{self.gate_margin:.3f}"
+            out.append(
+                f"  a max_regression gate on these rows resolves margins from {margin} "
+                f"(an unchanged prompt passes it with {self.power:.0%} power)"
+            )
         if self.split is not None:
             out.append("  " + self.split.advice())
         return out
@@ -257,10 +261,17 @@ def plan_power(
     power: float = 0.8,
     alpha: float = 0.05,
     split: VarianceSplit | None = None,
+    base_rate: float = 0.5,
 ) -> PowerPlan:
-    """A :class:`PowerPlan` from a pilot's paired difference (see the module docstring)."""
+    """A :class:`PowerPlan` from a pilot's paired difference (see the module docstring);
+    ``base_rate``: the first side's pass rate, for the gate's margin (pass/fail)."""
+    from promptkit.results.margin import margin_plan
+
     kind = GRADED if math.isnan(difference.discordance) else PASS_FAIL
     spread = difference.sd if kind == GRADED else difference.discordance
+    plannable = difference.n > 0 and not math.isnan(spread)
+    plannable = plannable and (kind == PASS_FAIL or spread > NO_SPREAD)
+    gate = margin_plan(difference.n, spread, base_rate, 0.0, kind, power) if plannable else None
     return PowerPlan(
         metric=metric,
         between=between,
@@ -273,6 +284,7 @@ def plan_power(
         mde=mde,
         needed=None if mde is None else rows_needed(kind, spread, mde, power=power, alpha=alpha),
         split=split,
+        gate_margin=None if gate is None else gate.resolved,
     )
 
 
@@ -310,11 +322,18 @@ def plan_run(
     plans = []
     for left, right in pairs:
         for metric in chosen:
-            difference, between = _pilot(frame, left, right, metric)
+            difference, between, base_rate = _pilot(frame, left, right, metric)
             split = variance_split(_repeat_differences(frame, left, right, metric))
             plans.append(
                 plan_power(
-                    metric, between, difference, mde=mde, power=power, alpha=alpha, split=split
+                    metric,
+                    between,
+                    difference,
+                    mde=mde,
+                    power=power,
+                    alpha=alpha,
+                    split=split,
+                    base_rate=base_rate,
                 )
             )
     return plans
@@ -333,15 +352,17 @@ def _scores(frame: pd.DataFrame, variant: str, metric: str) -> pd.DataFrame:
     return scored
 
 
-def _pilot(frame: pd.DataFrame, a: str, b: str, metric: str) -> tuple[PairedDifference, str]:
-    """The paired difference the plan measures its spread on, and what it is between."""
+def _pilot(frame: pd.DataFrame, a: str, b: str, metric: str) -> tuple[PairedDifference, str, float]:
+    """The paired difference the plan measures its spread on, what it is between, and the
+    first side's mean."""
     if a != b:
         from promptkit.results.compare import variant_scores
 
         left, right = variant_scores(frame, a, metric), variant_scores(frame, b, metric)
         shared = sorted(set(left.index) & set(right.index))
-        pair = paired_difference(left.loc[shared].tolist(), right.loc[shared].tolist())
-        return pair, f"{a} and {b}"
+        first = left.loc[shared]
+        pair = paired_difference(first.tolist(), right.loc[shared].tolist())
+        return pair, f"{a} and {b}", float(first.mean()) if shared else 0.5
     scores = _scores(frame, a, metric).pivot_table(index="row_id", columns="repeat", values="score")
     if scores.shape[1] < 2:
         raise BadInput(
@@ -351,7 +372,8 @@ def _pilot(frame: pd.DataFrame, a: str, b: str, metric: str) -> tuple[PairedDiff
     first, second = scores.columns[:2]
     both = scores[[first, second]].dropna()
     pair = paired_difference(both[first].tolist(), both[second].tolist())
-    return pair, f"repeats {first} and {second} of {a}"
+    rate = float(both[first].mean()) if len(both) else 0.5
+    return pair, f"repeats {first} and {second} of {a}", rate
 
 
 def _repeat_differences(frame: pd.DataFrame, a: str, b: str, metric: str) -> list[list[float]]:

@@ -19,6 +19,7 @@ __all__ = [
     "mean_interval",
     "paired_difference",
     "paired_proportion_interval",
+    "paired_proportion_intervals",
     "pass_at_k",
     "wilson_interval",
 ]
@@ -48,11 +49,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     every ``promptkit eval``; scipy stays in charge of the bootstrap and the tests.
     """
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / n
-    spread = z * z / n
-    centre = (p + spread / 2) / (1 + spread)
-    half = z * math.sqrt(p * (1 - p) / n + spread / (4 * n)) / (1 + spread)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = _wilson(np.array([successes / n]), np.array([float(n)]), z)
+    return float(low[0]), float(high[0])
 
 
 def mean_interval(values: Sequence[float], *, confidence: float = 0.95, seed: int = 0) -> Estimate:
@@ -231,7 +229,7 @@ def paired_difference(
             mean, low, high, p, n, "mcnemar-exact", "newcombe-score", sd, discordant / n
         )
     low, high = _bootstrap_interval(diff, confidence, seed)
-    p = _sign_flip_p(diff, seed)
+    p = _sign_flip_p(diff, seed) if n > 1 else 1.0  # one row: no test to make
     return PairedDifference(
         float(diff.mean()), low, high, p, n, "paired-bootstrap", "bootstrap", sd
     )
@@ -246,25 +244,50 @@ def paired_proportion_interval(
     of the pairs (``phi``, continuity-corrected as in the paper, and 0 when a margin
     is empty). ``both``: rows both passed; ``only_b``: b passed and a failed; and so on.
     """
+    low, high = paired_proportion_intervals(
+        np.array([both]), np.array([only_b]), np.array([only_a]), np.array([neither]), confidence
+    )
+    return float(low[0]), float(high[0])
+
+
+def paired_proportion_intervals(
+    both: np.ndarray,
+    only_b: np.ndarray,
+    only_a: np.ndarray,
+    neither: np.ndarray,
+    confidence: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`paired_proportion_interval` for arrays of tables at once (power planning sums
+    over thousands of them)."""
+    both, only_b, only_a, neither = (
+        np.asarray(c, dtype=float) for c in (both, only_b, only_a, neither)
+    )
     n = both + only_b + only_a + neither
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p_b, p_a = (both + only_b) / n, (both + only_a) / n
-    low_b, high_b = wilson_interval(both + only_b, n, confidence)
-    low_a, high_a = wilson_interval(both + only_a, n, confidence)
+    low_b, high_b = _wilson(p_b, n, z)
+    low_a, high_a = _wilson(p_a, n, z)
     margins = (both + only_b) * (only_a + neither) * (both + only_a) * (only_b + neither)
-    phi = 0.0
-    if margins:
-        cross = both * neither - only_b * only_a
-        corrected = max(cross - n / 2, 0.0) if cross > 0 else float(cross)
-        phi = corrected / math.sqrt(margins)
+    cross = both * neither - only_b * only_a
+    corrected = np.where(cross > 0, np.maximum(cross - n / 2, 0.0), cross)
+    phi = np.divide(corrected, np.sqrt(margins), out=np.zeros_like(n), where=margins > 0)
     below = _combined(p_b - low_b, high_a - p_a, phi)
     above = _combined(high_b - p_b, p_a - low_a, phi)
     difference = p_b - p_a
-    return max(-1.0, difference - below), min(1.0, difference + above)
+    return np.maximum(-1.0, difference - below), np.minimum(1.0, difference + above)
 
 
-def _combined(one: float, other: float, phi: float) -> float:
+def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    spread = z * z / n
+    centre = (p + spread / 2) / (1 + spread)
+    half = z * np.sqrt(p * (1 - p) / n + spread / (4 * n)) / (1 + spread)
+    return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
+
+
+def _combined(one: np.ndarray, other: np.ndarray, phi: np.ndarray) -> np.ndarray:
     """Square and add two one-sided distances, less their covariance."""
-    return math.sqrt(max(0.0, one * one - 2 * phi * one * other + other * other))
+    distance: np.ndarray = np.sqrt(np.maximum(0.0, one * one - 2 * phi * one * other + other**2))
+    return distance
 
 
 def _bootstrap_interval(data: np.ndarray, confidence: float, seed: int) -> tuple[float, float]:

@@ -44,6 +44,8 @@ __all__ = [
     "column_mean",
     "front_axis",
     "front_metric",
+    "front_priced",
+    "front_spend",
     "shots_sweep",
     "summarize",
 ]
@@ -170,6 +172,18 @@ def front_axis(summaries: Sequence[VariantSummary]) -> str:
     """What the front's cost axis is for these variants: cost or tokens per call."""
     free = all(s.cost_per_call == 0 for s in summaries)
     return spend_label(_priced(summaries), free)
+
+
+def front_priced(summaries: Sequence[VariantSummary]) -> bool:
+    """Whether the front's axis is money: every variant priced, and not all free."""
+    return _priced(summaries) and not all(s.cost_per_call == 0 for s in summaries)
+
+
+def front_spend(summary: VariantSummary, priced: bool) -> float:
+    """The variant's place on the front's axis (:func:`front_priced` says which)."""
+    if priced:
+        return summary.cost_per_call or 0.0
+    return summary.prompt_tokens + summary.completion_tokens
 
 
 def front_metric(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> str | None:
