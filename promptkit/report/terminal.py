@@ -16,6 +16,7 @@ from rich.text import Text
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.summary import (
     ClassificationReport,
+    JudgeCalibration,
     SweepPoint,
     VariantSummary,
     best_variants,
@@ -123,26 +124,68 @@ def confusion_table(variant: str, report: ClassificationReport) -> Table:
 
 
 def judges_table(summaries: Sequence[VariantSummary]) -> Table | None:
-    """How consistent each LLM judge was; ``None`` when no metric used one."""
+    """How consistent each LLM judge was, and, for a judge given human verdicts, how it
+    did against them; ``None`` when no metric used a judge."""
     rows = [(s, m, j) for s in summaries for m, j in s.judges.items()]
     if not rows:
         return None
-    table = Table(title="LLM judges: agreement between samples, readable verdicts")
+    calibrated = any(j.calibration is not None for _, _, j in rows)
+    table = Table(
+        title="LLM judges: agreement between samples, readable verdicts"
+        + (", and against human verdicts (95% intervals)" if calibrated else ""),
+        caption=_CALIBRATION_NOTE if calibrated else None,
+    )
     for name in ("variant", "metric"):
         table.add_column(name, no_wrap=True)
     for name in ("samples", "agreement", "verdicts", "position-consistent", "judge tokens/call"):
         table.add_column(name, justify="right")
+    for name in _CALIBRATION_COLUMNS if calibrated else ():
+        table.add_column(name, justify="right", no_wrap=True)
     for s, metric, j in rows:
-        table.add_row(
-            s.variant,
-            metric,
+        cells: list[str | Text] = [
+            Text(s.variant),
+            Text(metric),
             str(j.samples),
             _share(j.agreement),
             _share(j.verdict_rate),
             _share(j.consistent),
             f"{s.scorer_tokens:.0f}",
-        )
+        ]
+        if calibrated:
+            cells += _calibration_cells(j.calibration)
+        table.add_row(*cells)
     return table
+
+
+_CALIBRATION_COLUMNS = (
+    "human rows",
+    "judge pass/fail x human pass/fail",
+    "sensitivity",
+    "specificity",
+    "kappa",
+    "judged pass",
+    "corrected pass",
+)
+_CALIBRATION_NOTE = (
+    "human rows: rows with a human verdict (+ rows without one, judged only); the 2x2 reads "
+    "pass/pass, pass/fail, fail/pass, fail/fail; corrected pass: Rogan-Gladen, the judged "
+    "pass rate corrected by the judge's sensitivity and specificity"
+)
+
+
+def _calibration_cells(c: JudgeCalibration | None) -> list[str | Text]:
+    if c is None:
+        return ["-"] * len(_CALIBRATION_COLUMNS)
+    unlabelled = f" +{c.unlabelled}" if c.unlabelled else ""
+    return [
+        Text(f"{c.rows}{unlabelled} ({c.column})"),
+        f"{c.true_pass}/{c.false_pass}/{c.false_fail}/{c.true_fail}",
+        str(c.sensitivity),
+        str(c.specificity),
+        str(c.kappa),
+        str(c.judged_rate),
+        str(c.corrected_rate),
+    ]
 
 
 def _share(value: float | None) -> str:
