@@ -124,6 +124,7 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "errors": sum(v.summary.errors for v in run.variants),
         "reference_label": _reference_label(run),
         "plots": _plots(run),
+        "judges": c.judge_calibrations(run),
         "prompt_groups": _prompt_groups(prompt_views.rendered_prompts(run)),
         "diffs": prompt_views.prompt_diffs(run),
         "facts": c.run_facts(run),
