@@ -20,7 +20,7 @@ from promptkit.api import evaluate_pr
 from promptkit.providers import register_mock
 from promptkit.report.html import html_report
 from promptkit.report.markdown import render_markdown
-from promptkit.report.terminal import judges_table
+from promptkit.report.terminal import judge_calibration_table
 from promptkit.results.calibration import calibrate, cohen_kappa, corrected_rate, rogan_gladen
 from promptkit.results.summary import JudgeCalibration
 from tests.conftest import write
@@ -201,7 +201,7 @@ def test_summary_carries_the_calibration(tmp_path: Path) -> None:
     expected = rogan_gladen(11 / 18, 6 / 7, 5 / 7)
     assert c.corrected_rate.mean == pytest.approx(expected)
     assert summary.to_dict()["judges"]["llm_judge"]["calibration"]["true_pass"] == 6
-    table = judges_table(result.summaries)
+    table = judge_calibration_table(result.summaries)
     assert table is not None
     headers = [str(col.header) for col in table.columns]
     assert "kappa" in headers and "corrected pass" in headers

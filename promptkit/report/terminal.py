@@ -27,6 +27,7 @@ __all__ = [
     "comparison_table",
     "confusion_table",
     "flipped_table",
+    "judge_calibration_table",
     "judges_table",
     "shots_table",
     "summary_table",
@@ -124,25 +125,17 @@ def confusion_table(variant: str, report: ClassificationReport) -> Table:
 
 
 def judges_table(summaries: Sequence[VariantSummary]) -> Table | None:
-    """How consistent each LLM judge was, and, for a judge given human verdicts, how it
-    did against them; ``None`` when no metric used a judge."""
+    """How consistent each LLM judge was; ``None`` when no metric used one."""
     rows = [(s, m, j) for s in summaries for m, j in s.judges.items()]
     if not rows:
         return None
-    calibrated = any(j.calibration is not None for _, _, j in rows)
-    table = Table(
-        title="LLM judges: agreement between samples, readable verdicts"
-        + (", and against human verdicts (95% intervals)" if calibrated else ""),
-        caption=_CALIBRATION_NOTE if calibrated else None,
-    )
+    table = Table(title="LLM judges: agreement between samples, readable verdicts")
     for name in ("variant", "metric"):
         table.add_column(name, no_wrap=True)
     for name in ("samples", "agreement", "verdicts", "position-consistent", "judge tokens/call"):
         table.add_column(name, justify="right")
-    for name in _CALIBRATION_COLUMNS if calibrated else ():
-        table.add_column(name, justify="right", no_wrap=True)
     for s, metric, j in rows:
-        cells: list[str | Text] = [
+        table.add_row(
             Text(s.variant),
             Text(metric),
             str(j.samples),
@@ -150,32 +143,41 @@ def judges_table(summaries: Sequence[VariantSummary]) -> Table | None:
             _share(j.verdict_rate),
             _share(j.consistent),
             f"{s.scorer_tokens:.0f}",
-        ]
-        if calibrated:
-            cells += _calibration_cells(j.calibration)
-        table.add_row(*cells)
+        )
     return table
 
 
-_CALIBRATION_COLUMNS = (
-    "human rows",
-    "judge pass/fail x human pass/fail",
-    "sensitivity",
-    "specificity",
-    "kappa",
-    "judged pass",
-    "corrected pass",
-)
+def judge_calibration_table(summaries: Sequence[VariantSummary]) -> Table | None:
+    """Each judge given human verdicts (``human:``) against them; ``None`` when none was."""
+    rows = [
+        (s, m, j.calibration)
+        for s in summaries
+        for m, j in s.judges.items()
+        if j.calibration is not None
+    ]
+    if not rows:
+        return None
+    table = Table(
+        title="LLM judges against human verdicts (95% intervals)", caption=_CALIBRATION_NOTE
+    )
+    for name in ("variant", "metric", "human verdicts"):
+        table.add_column(name, no_wrap=True)
+    for name in ("2x2", "sensitivity", "specificity", "kappa", "judged pass", "corrected pass"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for s, metric, c in rows:
+        table.add_row(Text(s.variant), Text(metric), *_calibration_cells(c))
+    return table
+
+
 _CALIBRATION_NOTE = (
-    "human rows: rows with a human verdict (+ rows without one, judged only); the 2x2 reads "
-    "pass/pass, pass/fail, fail/pass, fail/fail; corrected pass: Rogan-Gladen, the judged "
-    "pass rate corrected by the judge's sensitivity and specificity"
+    "human verdicts: labelled rows (+ rows without a verdict, judged only) and their column; "
+    "2x2: judge pass/human pass, pass/fail, fail/pass, fail/fail; judged pass: over every "
+    "row; corrected: Rogan-Gladen for the judge's sensitivity and specificity, "
+    "- when the judge is no better than chance"
 )
 
 
-def _calibration_cells(c: JudgeCalibration | None) -> list[str | Text]:
-    if c is None:
-        return ["-"] * len(_CALIBRATION_COLUMNS)
+def _calibration_cells(c: JudgeCalibration) -> list[str | Text]:
     unlabelled = f" +{c.unlabelled}" if c.unlabelled else ""
     return [
         Text(f"{c.rows}{unlabelled} ({c.column})"),

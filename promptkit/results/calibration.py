@@ -119,14 +119,16 @@ def cohen_kappa(
     perfect, it is too narrow. Undefined (n == 0) when both sides gave one verdict only.
     """
     n = true_pass + false_pass + false_fail + true_fail
-    if n == 0:
+    # kappa = (n * agreed - by_chance) / (n^2 - by_chance), in integers: exactly 0 for a
+    # judge that always says the same, never -1e-17
+    by_chance = (true_pass + false_pass) * (true_pass + false_fail)
+    by_chance += (false_fail + true_fail) * (false_pass + true_fail)
+    if n == 0 or by_chance == n * n:
         return _NONE
+    kappa = (n * (true_pass + true_fail) - by_chance) / (n * n - by_chance)
     table = np.array([[true_pass, false_pass], [false_fail, true_fail]], dtype=float) / n
     judge, human = table.sum(axis=1), table.sum(axis=0)  # the judge's and the humans' shares
-    observed, chance = float(np.trace(table)), float(judge @ human)
-    if math.isclose(chance, 1.0):
-        return _NONE
-    kappa = (observed - chance) / (1 - chance)
+    chance = by_chance / (n * n)
     diagonal = np.diag(table) * (1 - (judge + human) * (1 - kappa)) ** 2
     spread = (human[:, None] + judge[None, :]) ** 2  # cell (i, j) weighs p_.i + p_j.
     off = table * spread * (1 - np.eye(2))
