@@ -307,3 +307,20 @@ def test_html_shows_the_confusion_escaped(tmp_path: Path) -> None:
     ):
         assert cell in section
     assert "kappa" in section and "Rogan" in section
+
+
+def test_eval_prints_the_calibration_table_and_names_the_rules(tmp_path: Path, cli: Any) -> None:
+    from promptkit.ci.gate import rule_names, suite_gate
+
+    _reads_answer("cal-judge")
+    extra = ", min_kappa: 0.5, min_agreement: 0.9"
+    path = judged_project(tmp_path, suite_text("mock/cal-judge", extra, samples=2))
+    assert rule_names(suite_gate(load_suite(path))) == [
+        "min_kappa llm_judge 0.5",
+        "min_agreement llm_judge 0.9",
+    ]
+    code, out, err = cli("eval", str(path))
+    assert code == 0, err  # without --gate the verdict is printed, not enforced
+    assert "LLM judges against human verdicts" in out
+    assert "14 +4 (verdict)" in out and "6/2/1/5" in out
+    assert "PASS" in out and "min_kappa llm_judge 0.5" in out
