@@ -23,26 +23,12 @@ from promptkit.paths import DEFAULT_ROOT
 from promptkit.report.plots import ConfusionMatrix, Distribution, ScoreBar, ShotPoint
 from promptkit.results.compare import Comparison, compare_many, run_metrics
 from promptkit.results.store import JournalRow, RunStore, load_run, read_journal
-from promptkit.results.summary import (
-    JudgeCalibration,
-    VariantSummary,
-    best_variants,
-    summarize,
-)
+from promptkit.results.summary import VariantSummary, best_variants, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "Difference",
-    "JudgeView",
-    "RunContent",
-    "VariantView",
-    "judge_calibrations",
-    "load_content",
-    "row_table",
-    "run_facts",
-]
+__all__ = ["Difference", "RunContent", "VariantView", "load_content", "row_table", "run_facts"]
 
 PALETTE = (
     "#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed",
@@ -343,25 +329,6 @@ def distributions(content: RunContent) -> list[Distribution]:
         if spent is not None:
             cost[variant].append(float(spent))
     return [Distribution(v.label, v.color, latency[v.id], cost[v.id]) for v in content.variants]
-
-
-@dataclass(frozen=True)
-class JudgeView:
-    """One judge metric of one variant, against the human verdicts."""
-
-    variant: VariantView
-    metric: str
-    calibration: JudgeCalibration
-
-
-def judge_calibrations(content: RunContent) -> list[JudgeView]:
-    """Every variant's judges that were given a column of human verdicts."""
-    return [
-        JudgeView(v, metric, judge.calibration)
-        for v in content.variants
-        for metric, judge in v.summary.judges.items()
-        if judge.calibration is not None
-    ]
 
 
 def confusion_matrices(content: RunContent) -> list[ConfusionMatrix]:

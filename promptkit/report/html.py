@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
-from promptkit.report import plots, prompt_views
+from promptkit.report import judge_views, plots, prompt_views
 from promptkit.results.stats import Estimate
 
 __all__ = ["html_report", "write_html_report"]
@@ -124,7 +124,7 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "errors": sum(v.summary.errors for v in run.variants),
         "reference_label": _reference_label(run),
         "plots": _plots(run),
-        "judges": c.judge_calibrations(run),
+        "judges": judge_views.judge_calibrations(run),
         "prompt_groups": _prompt_groups(prompt_views.rendered_prompts(run)),
         "diffs": prompt_views.prompt_diffs(run),
         "facts": c.run_facts(run),
