@@ -1,5 +1,6 @@
 """What the paired statistics cost on 1000 rows: Newcombe's interval (pass/fail), the
-bootstrap (graded) and the gate's power line. Prints milliseconds per call.
+bootstrap (graded), the gate's power line and the cost-quality front that every
+summary of several variants computes. Prints milliseconds per call.
 
     python bench/stats_overhead.py
 """
@@ -8,11 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 from promptkit.results.power import detectable_difference, plan_power
 from promptkit.results.stats import paired_difference
+from promptkit.results.summary import _with_front, summarize
 
 
 def _ms(work: Callable[[], object], repeat: int = 20) -> float:
@@ -40,9 +46,40 @@ def main() -> None:
     print(
         f"gate power line, pass/fail, 1000 rows: {_ms(lambda: plan_power('', '', binary)):.2f} ms"
     )
+    frame = _journal_frame(rng, rows=1000, variants=4)
+    summaries = summarize(frame, ["ok"])
+    print(f"summarize, 1000 rows x 4 variants: {_ms(lambda: summarize(frame, ['ok']), 5):.2f} ms")
+    front = _ms(lambda: _with_front(summaries, frame, ["ok"]), 5)
+    print(f"  of which the cost-quality front: {front:.2f} ms")
     for rows in (36, 300, 3000, 30000):
         took = _ms(lambda rows=rows: detectable_difference("pass/fail", 0.1, rows), repeat=5)
         print(f"detectable difference at {rows} rows: {took:.2f} ms")
+
+
+def _journal_frame(rng: np.random.Generator, rows: int, variants: int) -> pd.DataFrame:
+    """A journal as load_run gives it: pass/fail scores, tokens and a cost per case."""
+    import pandas as pd
+
+    records = [
+        {
+            "variant": f"p@v1 | mock/m | k={k}",
+            "prompt": "p@v1",
+            "model": "mock/m",
+            "shots": str(k),
+            "row_id": f"r{i}",
+            "repeat": 0,
+            "error": None,
+            "prompt_tokens": 50 + 40 * k,
+            "completion_tokens": 5,
+            "latency_s": 0.01,
+            "cost": 0.0,
+            "cached": False,
+            "score.ok": float(rng.random() < 0.6 + 0.05 * k),
+        }
+        for k in range(variants)
+        for i in range(rows)
+    ]
+    return pd.DataFrame(records)
 
 
 if __name__ == "__main__":

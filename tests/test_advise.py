@@ -335,7 +335,7 @@ def test_runs_written_by_hand_are_read(tmp_path: Path) -> None:
     # no --target: a variant inside the best one's interval matches it, so the cheaper wins
     assert advice.target is None and advice.chosen == "q@v1 | openai/gpt-4o-mini | k=0"
     assert advice.action == "remove-shots"
-    assert "the best score (within its 95% interval)" in advice.rule
+    assert "the best score (not significantly worse, paired 95% interval)" in advice.rule
 
 
 @pytest.mark.slow

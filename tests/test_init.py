@@ -222,7 +222,10 @@ def test_a_label_with_one_row_cannot_be_split(tmp_path: Path, cli: Any) -> None:
         ([{"text": "x", "label": "a"}, {"text": "y", "label": "A"}], "differ only in case"),
         ([{"text": "x", "label": "a"}, {"text": "y", "label": "a"}], "one label only"),
         ([{"text": "x", "label": "a"}, {"text": "y", "label": ["b"]}], "data.jsonl:2:"),
-        ([{"text": "x", "label": "a"}, {"text": "y", "label": " "}], "non-empty"),
+        (
+            [{"text": "x", "label": "a"}, {"text": "y", "label": " "}],
+            "an empty value in column 'label'",
+        ),
     ],
 )
 def test_bad_labels_are_refused_with_their_line(

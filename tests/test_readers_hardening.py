@@ -300,6 +300,19 @@ def test_null_in_a_yaml_dataset_names_its_line(tmp_path: Path) -> None:
     _raises(lambda: load_suite(suite), path, 10, "null in column 'text'")
 
 
+def test_an_empty_csv_cell_or_blank_text_in_a_needed_column_is_refused(tmp_path: Path) -> None:
+    # CSV has no null: an empty cell is a missing value, not an input of "" to send.
+    suite = make_project(tmp_path, BASE.replace("rows.jsonl", "rows.csv"))
+    path = write(tmp_path / "datasets" / "rows.csv", "id,text,label\nr0,row 0,pos\nr1,,neg\n")
+    _raises(lambda: load_suite(suite), path, 3, "an empty value in column 'text'")
+    write(path, "id,text,label\nr0,row 0,pos\nr1,row 1,\n")
+    _raises(lambda: load_suite(suite), path, 3, "an empty value in column 'label'")
+    jsonl = make_project(tmp_path, BASE)
+    rows = tmp_path / "datasets" / "rows.jsonl"
+    rows.write_text(rows.read_text() + '{"id": "z", "text": "  ", "label": "pos"}\n')
+    _raises(lambda: load_suite(jsonl), rows, 7, "an empty value in column 'text'")
+
+
 def test_cli_refuses_before_any_call(cli: Any, tmp_path: Path) -> None:
     suite = make_project(tmp_path, BASE)
     rows = tmp_path / "datasets" / "rows.jsonl"

@@ -152,7 +152,7 @@ def test_report_renders_escapes_and_stays_offline(browser: Any, tmp_path: Path) 
         "[s.getBoundingClientRect().width, s.getBoundingClientRect().height, "
         "s.querySelectorAll('path, use').length])"
     )
-    assert len(plots) == 7  # score, shots, 4 confusion matrices, latency and cost
+    assert len(plots) == 8  # score, front, shots, 4 confusion matrices, latency and cost
     assert all(w > 150 and h > 80 and marks > 5 for w, h, marks in plots)
 
     # Tables rendered.

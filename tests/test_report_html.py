@@ -304,7 +304,7 @@ def test_report_has_every_section_and_the_metadata(run_folder: Path) -> None:
     page = html_report(run_folder)
     for section in ("summary", "shots", "labels", "latency", "rows", "prompts", "run"):
         assert f'<section id="{section}">' in page
-    assert page.count("<svg ") == 1 + 1 + 4 + 1  # score, shots, 4 confusion matrices, latency
+    assert page.count("<svg ") == 1 + 1 + 1 + 4 + 1  # score, front, shots, 4 confusions, latency
     meta = json.loads((run_folder / "meta.json").read_text())
     for ref, info in meta["prompts"].items():
         assert ref in page and info["hash"] in page
@@ -377,7 +377,7 @@ def test_report_of_a_real_local_run(cli: Any, repo: Path) -> None:
     frame = load_run()
     assert len(data["rows"]) == 3 and len(data["variants"]) == 3
     assert {cell[0] for row in data["rows"] for cell in row[3]} == set(frame["output"])
-    assert page.count("<svg ") == 1 + 1 + 3 + 1  # score, shots, 3 confusion matrices, latency
+    assert page.count("<svg ") == 1 + 1 + 1 + 3 + 1  # score, front, shots, 3 confusions, latency
     assert "with its 4 examples, re-read from" in page
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -209,3 +210,23 @@ def test_the_working_directory_is_not_a_secret(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("OLDPWD", "/home/someone/elsewhere")
     remember_environment()
     assert redact("see /home/someone/project/prompts") == "see /home/someone/project/prompts"
+
+
+def test_credentials_in_the_url_beside_an_api_key_are_refused_in_one_line(
+    echo_port: int,
+    tmp_path: Path,
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both would be the Authorization header; aiohttp raised a bare ValueError (exit 4).
+    monkeypatch.setenv(KEY_ENV, KEY)
+    suite = _project(tmp_path, echo_port)
+    secured = f"http://{USER}:{PASSWORD}@127.0.0.1:{echo_port}/v1"
+    both = f"models: [{{name: oai/both, api_base: '{secured}', api_key_env: {KEY_ENV}}}]\n"
+    text = suite.read_text("utf-8")
+    suite.write_text(re.sub(r"^models: .*$\n", both, text, flags=re.MULTILINE), "utf-8")
+    code, stdout, stderr = cli("eval", str(suite), "--quiet")
+    assert code == 2, stderr
+    assert "api_base carries user:password@ credentials and an API key is set too" in stderr
+    assert "Traceback" not in stderr and not _Echo.seen  # refused before anything was sent
+    assert PASSWORD not in stderr + stdout and KEY not in stderr + stdout

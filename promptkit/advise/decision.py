@@ -23,6 +23,7 @@ Prices are USD per token here; the CLI takes them per million tokens.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from promptkit.advise.model import (
@@ -35,9 +36,11 @@ from promptkit.advise.model import (
     VariantAdvice,
     VariantFigures,
     months,
+    target_note,
     usd,
 )
 from promptkit.errors import BadInput
+from promptkit.results.front import FrontPoint, dominated_by, significantly_worse, spend_key
 
 if TYPE_CHECKING:
     pass
@@ -54,13 +57,15 @@ def decide(inputs: AdviceInputs) -> Advice:
             f"no variant has a {inputs.metric!r} score",
             hint="every case errored; fix the errors and run the suite again",
         )
-    rows = [_variant_advice(inputs, v) for v in scored]
+    rows = _on_front([_variant_advice(inputs, v) for v in scored])
     top = max(rows, key=_strength)
     reaching = [r for r in rows if r.reaches]
     if inputs.target is None:
-        # Without a target, matching the best means scoring inside its 95% interval.
-        reaching = [r for r in rows if r.figures.score.mean >= top.figures.score.low]
-    chosen = min(reaching, key=_cheapness(reaching)) if reaching else None
+        # Without a target, matching the best means not being significantly worse than it.
+        reaching = [r for r in rows if r is top or not significantly_worse(_point(r), _point(top))]
+    # A dominated variant is never the choice while one on the front also qualifies.
+    candidates = [r for r in reaching if r.dominated_by is None] or reaching
+    chosen = min(candidates, key=_cheapness(candidates)) if candidates else None
     curve = [_step_advice(inputs, s, rows) for s in inputs.steps]
     few = _best_few_shot(rows)
     # Shot advice is about a prompt that reads examples: the chosen one, else the best such.
@@ -84,7 +89,7 @@ def decide(inputs: AdviceInputs) -> Advice:
         labelled=inputs.labelled,
         top=top.figures.variant,
         chosen=chosen.figures.variant if chosen else None,
-        target_note=_target_note(inputs, top, chosen),
+        target_note=target_note(inputs, top, chosen),
         variants=rows,
         curve=curve,
         stop_paying_after=_stop_paying_after(group),
@@ -104,6 +109,19 @@ def _variant_advice(inputs: AdviceInputs, v: VariantFigures) -> VariantAdvice:
         reaches=None if target is None else v.score.mean >= target,
         clears=None if target is None else v.score.low >= target,
     )
+
+
+def _on_front(rows: list[VariantAdvice]) -> list[VariantAdvice]:
+    """The rows with ``dominated_by`` set from the cost-quality front, on advise's prices."""
+    dominated = dominated_by([_point(r, rows) for r in rows])
+    return [replace(r, dominated_by=dominated.get(r.figures.variant)) for r in rows]
+
+
+def _point(r: VariantAdvice, rows: Sequence[VariantAdvice] = ()) -> FrontPoint:
+    f = r.figures
+    priced = all(o.cost_per_call is not None for o in rows) if rows else False
+    spend = spend_key(r.cost_per_call if priced else None, f.prompt_tokens + f.completion_tokens)
+    return FrontPoint(f.variant, f.score, spend, f.rows)
 
 
 def _monthly(per_call: float | None, volume: float | None) -> float | None:
@@ -270,33 +288,6 @@ def _finetune(
     )
 
 
-def _target_note(inputs: AdviceInputs, top: VariantAdvice, chosen: VariantAdvice | None) -> str:
-    metric, target = inputs.metric, inputs.target
-    if target is None:
-        return (
-            f"no --target given: the best measured {metric} is {top.figures.score} "
-            f"({top.figures.variant})"
-        )
-    if chosen is None:
-        s = top.figures.score
-        beyond = "even its upper end is below" if s.high < target else "its upper end reaches"
-        return (
-            f"no variant reaches {metric} >= {target:g}: the best, {top.figures.variant}, "
-            f"scores {s}; {beyond} the target"
-        )
-    s = chosen.figures.score
-    if chosen.clears:
-        return (
-            f"{chosen.figures.variant} reaches {metric} >= {target:g} by its point estimate "
-            f"({s.mean:.3f}) and its lower bound ({s.low:.3f}) clears it too"
-        )
-    return (
-        f"{chosen.figures.variant} reaches {metric} >= {target:g} by its point estimate "
-        f"({s.mean:.3f}) but its lower bound ({s.low:.3f}) does not clear it: more rows "
-        "would tell"
-    )
-
-
 def _notes(inputs: AdviceInputs, rows: Sequence[VariantAdvice], ft: FineTuneFigures) -> list[str]:
     notes = []
     models = sorted({r.figures.model for r in rows})
@@ -444,7 +435,7 @@ def _keep_rule(inputs: AdviceInputs, c: VariantFigures, ft: FineTuneFigures) -> 
 
 def _goal(inputs: AdviceInputs) -> str:
     if inputs.target is None:
-        return "the best score (within its 95% interval)"
+        return "the best score (not significantly worse, paired 95% interval)"
     return f"{inputs.metric} >= {inputs.target:g}"
 
 

@@ -96,6 +96,7 @@ def _figures(frame: pd.DataFrame, ok: pd.DataFrame, variant: str, metric: str) -
         score=mean_interval(scores.tolist()),
         prompt_tokens=column_mean(good, "prompt_tokens"),
         completion_tokens=column_mean(good, "completion_tokens"),
+        rows={str(row): float(score) for row, score in scores.items()},
     )
 
 

@@ -48,6 +48,8 @@ class VariantFigures:
     score: Estimate
     prompt_tokens: float
     completion_tokens: float
+    #: row id -> score (mean of repeats): pairs variants for the cost-quality front
+    rows: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class VariantAdvice:
     cost_per_month: float | None
     reaches: bool | None  # point estimate >= target
     clears: bool | None  # lower end of the 95% interval >= target
+    dominated_by: str | None = None  # a cheaper variant not significantly worse
 
 
 @dataclass(frozen=True)
@@ -193,3 +196,31 @@ def usd(value: float | None) -> str:
         return f"${value:,.2f}"
     digits = -math.floor(math.log10(abs(value))) + 2
     return f"${value:.{digits}f}"
+
+
+def target_note(inputs: AdviceInputs, top: VariantAdvice, chosen: VariantAdvice | None) -> str:
+    """The sentence on the target: what reached it and how surely."""
+    metric, target = inputs.metric, inputs.target
+    if target is None:
+        return (
+            f"no --target given: the best measured {metric} is {top.figures.score} "
+            f"({top.figures.variant})"
+        )
+    if chosen is None:
+        s = top.figures.score
+        beyond = "even its upper end is below" if s.high < target else "its upper end reaches"
+        return (
+            f"no variant reaches {metric} >= {target:g}: the best, {top.figures.variant}, "
+            f"scores {s}; {beyond} the target"
+        )
+    s = chosen.figures.score
+    if chosen.clears:
+        return (
+            f"{chosen.figures.variant} reaches {metric} >= {target:g} by its point estimate "
+            f"({s.mean:.3f}) and its lower bound ({s.low:.3f}) clears it too"
+        )
+    return (
+        f"{chosen.figures.variant} reaches {metric} >= {target:g} by its point estimate "
+        f"({s.mean:.3f}) but its lower bound ({s.low:.3f}) does not clear it: more rows "
+        "would tell"
+    )

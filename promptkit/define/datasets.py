@@ -62,9 +62,10 @@ class Dataset:
         return list(seen)
 
     def require_columns(self, columns: Sequence[str], *, needed_by: str) -> None:
-        """Fail on the first row that lacks one of ``columns`` or holds null in it, naming
-        its line: a null input would reach the model as the text "None", and a null
-        reference would only be noticed by the statistics, after every call was paid for."""
+        """Fail on the first row that lacks one of ``columns`` or holds null or blank text in
+        it, naming its line: a null input would reach the model as the text "None", a blank
+        one (an empty CSV cell) as nothing, and a missing reference would only be noticed by
+        the statistics, after every call was paid for."""
         for row in self.rows:
             for column in columns:
                 if column not in row.data:
@@ -75,9 +76,11 @@ class Dataset:
                         line=row.line,
                         hint=f"add the column or fix the name; this row has: {known}",
                     )
-                if row.data[column] is None:
+                value = row.data[column]
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    what = "null" if value is None else "an empty value"
                     raise DatasetError(
-                        f"row {row.id!r} has null in column {column!r} (needed by {needed_by})",
+                        f"row {row.id!r} has {what} in column {column!r} (needed by {needed_by})",
                         path=self.path,
                         line=row.line,
                         hint="fill in the value or remove the row",

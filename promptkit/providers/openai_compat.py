@@ -21,9 +21,10 @@ import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from promptkit.define.validate import Where
-from promptkit.errors import ProviderError
+from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import CHAT_PARAMS, Completion, Provider, Request, register_provider
 from promptkit.providers.http import (
     ENDPOINT_OPTIONS,
@@ -60,6 +61,7 @@ class OpenAICompatProvider(Provider):
         self.api_base = str(base).rstrip("/")
         self._key_env = str(options.get("api_key_env") or "OPENAI_API_KEY")
         remember_secret(os.environ.get(self._key_env))
+        _check_one_authorization(self.api_base, bool(os.environ.get(self._key_env)))
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
@@ -100,9 +102,11 @@ class OpenAICompatProvider(Provider):
 
         base = (request.api_base or self.api_base).rstrip("/")
         url = f"{base}/chat/completions"
+        client = self._client()
+        _check_one_authorization(base, "Authorization" in client.headers)
         started = time.perf_counter()
         try:
-            async with self._client().post(url, data=self._body(request)) as response:
+            async with client.post(url, data=self._body(request)) as response:
                 payload = await response.read()
                 status, headers = response.status, response.headers
         except aiohttp.ClientConnectorError as exc:  # no connection made: refused, no host, TLS
@@ -124,6 +128,19 @@ class OpenAICompatProvider(Provider):
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+def _check_one_authorization(base: str, has_key: bool) -> None:
+    """Credentials in the URL and an API key would both be the Authorization header;
+    aiohttp refuses the request with a bare ValueError, so say which to drop (when the
+    provider is made, and per request, as a request may name its own api_base)."""
+    if has_key and "@" in base and urlsplit(base).username is not None:
+        raise ProviderConfigError(
+            "api_base carries user:password@ credentials and an API key is set too: "
+            "both would be the request's Authorization header",
+            hint="drop the credentials from api_base, or unset the API key variable "
+            "(api_key_env)",
+        )
 
 
 def _error_message(payload: bytes) -> str:

@@ -58,6 +58,7 @@ def _variants(a: Advice) -> Table:
     table.add_column(a.metric, justify="right", no_wrap=True)
     for name in ("target", "shots", "prompt tok", "compl. tok", "cost/call", "cost/month"):
         table.add_column(name, justify="right")
+    table.add_column("dominated by", no_wrap=True)
     for v in a.variants:
         f = v.figures
         mark = " *" if f.variant == a.chosen else ""
@@ -70,9 +71,14 @@ def _variants(a: Advice) -> Table:
             f"{f.completion_tokens:,.0f}",
             usd(v.cost_per_call),
             usd(v.cost_per_month) if a.volume is not None else "-",
+            v.dominated_by or "-",
         )
+    caption = ["dominated: a cheaper variant is not significantly worse (paired 95% interval)"]
     if a.chosen:
-        table.caption = "* the cheapest variant that reaches the target"
+        caption.insert(
+            0, "* the cheapest variant on the cost-quality front that reaches the target"
+        )
+    table.caption = "\n".join(caption)
     return table
 
 

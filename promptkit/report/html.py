@@ -27,7 +27,9 @@ from markupsafe import Markup
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
 from promptkit.report import judge_views, plots, prompt_views
+from promptkit.results.front import front_note
 from promptkit.results.stats import Estimate
+from promptkit.results.summary import VariantSummary, front_axis, front_metric
 
 __all__ = ["html_report", "write_html_report"]
 
@@ -125,6 +127,8 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "reference_label": _reference_label(run),
         "plots": _plots(run),
         "judges": judge_views.judge_calibrations(run),
+        "front": _front(run),
+        "labels": {v.id: v.label for v in run.variants},
         "prompt_groups": _prompt_groups(prompt_views.rendered_prompts(run)),
         "diffs": prompt_views.prompt_diffs(run),
         "facts": c.run_facts(run),
@@ -161,7 +165,48 @@ def _plots(run: c.RunContent) -> dict[str, Any]:
         "shots": Markup(plots.shots_svg(shots)) if shots else None,
         "confusion": [Markup(plots.confusion_svg(m)) for m in c.confusion_matrices(run)],
         "distribution": Markup(plots.distribution_svg(c.distributions(run))) if has_rows else None,
+        "front": _front_plot(run),
     }
+
+
+def _front(run: c.RunContent) -> dict[str, str]:
+    """The metric the front is marked on, its cost axis and the sentence that explains it."""
+    summaries = [v.summary for v in run.variants]
+    metric = front_metric(summaries, run.metrics)
+    if metric is None:
+        return {"metric": "", "axis": "", "note": ""}
+    axis = front_axis(summaries)
+    return {"metric": metric, "axis": axis, "note": front_note(axis, metric)}
+
+
+def _front_plot(run: c.RunContent) -> Markup | None:
+    """The cost-quality plot of the metric the front is marked on (none when nothing is
+    dominated: every variant is then on the front and the table says so)."""
+    summaries = [v.summary for v in run.variants]
+    metric = front_metric(summaries, run.metrics)
+    if metric is None:
+        return None
+    axis = front_axis(summaries)
+    dots = [
+        plots.FrontDot(
+            label=v.label,
+            color=v.color,
+            spend=_spend_of(v.summary, axis),
+            mean=v.summary.scores[metric].mean,
+            low=v.summary.scores[metric].low,
+            high=v.summary.scores[metric].high,
+            dominated=metric in v.summary.dominated_by,
+        )
+        for v in run.variants
+        if v.summary.scores[metric].n
+    ]
+    return Markup(plots.front_svg(metric, axis, dots))
+
+
+def _spend_of(summary: VariantSummary, axis: str) -> float:
+    if axis.startswith("cost"):
+        return summary.cost_per_call or 0.0
+    return summary.prompt_tokens + summary.completion_tokens
 
 
 def _prompt_groups(

@@ -16,7 +16,8 @@ from typing import Any
 from promptkit.ci.baseline import PairResult, RunOutcome
 from promptkit.ci.gate import GateResult
 from promptkit.results.compare import holm_note
-from promptkit.results.summary import VariantSummary
+from promptkit.results.front import front_note
+from promptkit.results.summary import VariantSummary, front_axis, front_metric
 
 __all__ = ["MAX_FLIPPED_ROWS", "render_markdown"]
 
@@ -64,11 +65,17 @@ def _variant_table(outcome: RunOutcome) -> str:
     shown = outcome.summaries + (outcome.base_summaries if _external(outcome) else [])
     if not shown:
         return "_No rows were scored._"
+    front = front_metric(outcome.summaries, outcome.metrics)
     header = ["variant", "rows", *outcome.metrics, "errors", "tokens/call", "cost"]
+    header += [f"dominated on {front} by"] if front else []
     lines = [_row(header), _row(["---", *["---:"] * (len(header) - 1)])]
     for summary in shown:
-        lines.append(_row(_variant_cells(outcome, summary)))
+        cells = _variant_cells(outcome, summary)
+        cells += [_plain(summary.dominated_by.get(front, "-"))] if front else []
+        lines.append(_row(cells))
     note = "95% intervals in brackets (Wilson for pass/fail scores, bootstrap otherwise)."
+    if front:
+        note += " " + front_note(front_axis(outcome.summaries), front) + "."
     return "\n".join(lines) + "\n\n" + note
 
 

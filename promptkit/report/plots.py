@@ -64,6 +64,19 @@ class ScoreBar:
 
 
 @dataclass(frozen=True)
+class FrontDot:
+    """One variant on the cost-quality plot."""
+
+    label: str
+    color: str
+    spend: float  # x: cost or tokens per call
+    mean: float
+    low: float
+    high: float
+    dominated: bool
+
+
+@dataclass(frozen=True)
 class ShotPoint:
     series: str  # one line per prompt version (and model)
     color: str
@@ -205,6 +218,35 @@ def shots_svg(points: Sequence[ShotPoint]) -> str:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.legend(loc="outside lower center", ncols=min(len(series), 3), frameon=False)
         return _to_svg(fig, "shots curve")
+
+
+def front_svg(metric: str, axis: str, dots: Sequence[FrontDot]) -> str:
+    """Score against cost per call with 95% intervals; the front's variants joined."""
+    from matplotlib.ticker import FuncFormatter
+
+    with _styled():
+        fig = _figure(6.4, 3.4)
+        ax = fig.subplots()
+        for dot in dots:
+            ax.errorbar(
+                [dot.spend],
+                [dot.mean],
+                yerr=[[max(0.0, dot.mean - dot.low)], [max(0.0, dot.high - dot.mean)]],
+                marker="o" if not dot.dominated else "x",
+                capsize=3,
+                color=dot.color,
+                alpha=0.45 if dot.dominated else 1.0,
+                label=_text(dot.label + (" (dominated)" if dot.dominated else ""), 48),
+            )
+        front = sorted((d for d in dots if not d.dominated), key=lambda d: d.spend)
+        ax.plot([d.spend for d in front], [d.mean for d in front], color=INK, linewidth=1)
+        if axis.startswith("cost"):
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _usd_tick(x)))
+        ax.set_xlabel(_text(axis, 60))
+        ax.set_ylabel(f"{_text(metric)}, 95% interval")
+        ax.set_ylim(-0.02, 1.02)
+        fig.legend(loc="outside right center", frameon=False)
+        return _to_svg(fig, "cost-quality front")
 
 
 def confusion_svg(matrix: ConfusionMatrix) -> str:

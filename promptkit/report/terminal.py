@@ -14,12 +14,15 @@ from rich.table import Table
 from rich.text import Text
 
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
+from promptkit.results.front import front_note
 from promptkit.results.summary import (
     ClassificationReport,
     JudgeCalibration,
     SweepPoint,
     VariantSummary,
     best_variants,
+    front_axis,
+    front_metric,
 )
 
 __all__ = [
@@ -45,6 +48,10 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.add_column(metric, justify="right", no_wrap=True)
     for name in ("errors", "tokens/call", "latency"):
         table.add_column(name, justify="right")
+    front = front_metric(summaries, metrics)
+    if front:
+        table.add_column(f"dominated on {front} by", no_wrap=True)
+        table.caption = front_note(front_axis(summaries), front)
     best = {m: best_variants(summaries, m) for m in metrics}
     for s in summaries:
         cells = [s.prompt, s.model, s.shots, _rows(s)]
@@ -53,6 +60,8 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
             cells.append(f"{s.scores[metric]}{mark}")
         tokens = s.prompt_tokens + s.completion_tokens
         cells += [str(s.errors), f"{tokens:.0f}", f"{s.latency_s * 1000:.0f} ms"]
+        if front:
+            cells.append(s.dominated_by.get(front, "- (on the front)"))
         table.add_row(*cells)
     return table
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptkit.define.parsers import fold
 from promptkit.results.calibration import JudgeCalibration, calibrate
+from promptkit.results.front import FrontPoint, dominated_by, spend_key, spend_label
 from promptkit.results.stats import (
     Estimate,
     cluster_interval,
@@ -44,6 +45,8 @@ __all__ = [
     "best_variants",
     "classification_report",
     "column_mean",
+    "front_axis",
+    "front_metric",
     "shots_sweep",
     "summarize",
 ]
@@ -107,6 +110,9 @@ class VariantSummary:
     scorer_cost: float = 0.0  # total
     judges: dict[str, JudgeSummary] = field(default_factory=dict)
     classification: ClassificationReport | None = None
+    #: metric -> the variant that dominates this one on the cost-quality front
+    #: (:mod:`promptkit.results.front`); a metric absent here: this variant is on the front
+    dominated_by: dict[str, str] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
@@ -156,7 +162,62 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 classification=_classification(ok) if "label_accuracy" in metrics else None,
             )
         )
-    return summaries
+    return _with_front(summaries, frame, metrics)
+
+
+def _spend(summary: VariantSummary, priced: bool) -> tuple[float, ...]:
+    tokens = summary.prompt_tokens + summary.completion_tokens
+    return spend_key(summary.cost_per_call if priced else None, tokens)
+
+
+def front_axis(summaries: Sequence[VariantSummary]) -> str:
+    """What the front's cost axis is for these variants: cost or tokens per call."""
+    free = all(s.cost_per_call == 0 for s in summaries)
+    return spend_label(_priced(summaries), free)
+
+
+def front_metric(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> str | None:
+    """The metric outputs mark the front on: the first, when some variant is dominated on it."""
+    if not metrics or not any(metrics[0] in s.dominated_by for s in summaries):
+        return None
+    return metrics[0]
+
+
+def _priced(summaries: Sequence[VariantSummary]) -> bool:
+    return all(s.cost_per_call is not None for s in summaries)
+
+
+def _with_front(
+    summaries: list[VariantSummary], frame: pd.DataFrame, metrics: Sequence[str]
+) -> list[VariantSummary]:
+    """The summaries with ``dominated_by`` filled in, per metric, from per-row scores."""
+    if len(summaries) < 2:
+        return summaries
+    ok = frame[frame["error"].isna()] if "error" in frame else frame
+    priced = _priced(summaries)
+    marks: dict[str, dict[str, str]] = {s.variant: {} for s in summaries}
+    for metric in metrics:
+        column = f"score.{metric}"
+        if column not in ok:
+            continue
+        means = ok.groupby(["variant", "row_id"], sort=False)[column].mean().dropna()
+        rows = {
+            str(variant): dict(
+                zip(
+                    group.index.get_level_values(1).astype(str).tolist(),
+                    group.to_numpy(dtype=float).tolist(),
+                    strict=True,
+                )
+            )
+            for variant, group in means.groupby(level=0, sort=False)
+        }
+        points = [
+            FrontPoint(s.variant, s.scores[metric], _spend(s, priced), rows.get(s.variant, {}))
+            for s in summaries
+        ]
+        for variant, by in dominated_by(points).items():
+            marks[variant][metric] = by
+    return [replace(s, dominated_by=marks[s.variant]) for s in summaries]
 
 
 def _per_row(ok: pd.DataFrame, metric: str) -> pd.DataFrame:
