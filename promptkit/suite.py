@@ -203,7 +203,7 @@ class _Builder:
             pool.require_columns(needed, needed_by=f"suite {self.path} (example pool)")
         library = self._library()
         shots = self._shots(pool)
-        return Suite(
+        suite = Suite(
             path=str(self.path),
             name=self.path.stem,
             description=self._optional_str("description") or "",
@@ -229,6 +229,9 @@ class _Builder:
             library=library,
             lines=self.lines,
         )
+        for bound in suite.scorers:  # e.g. a judge's human verdicts, before any call
+            bound.check_rows(dataset)
+        return suite
 
     def _with_key(self, key: str, exc: PromptkitError) -> PromptkitError:
         if exc.path is None:

@@ -11,6 +11,16 @@ Rules are data, in the suite or on the command line::
 fails when the interval's lower bound is below ``-margin``, so a prompt must
 show it is not worse by more than the margin, not merely look no worse. With
 few rows that interval is wide; choose the margin (or the dataset size) so.
+
+A judge's own trustworthiness is gated where the judge is defined, on its scorer::
+
+    scorers:
+      - llm_judge: {rubric: ..., samples: 3, human: verdict, min_kappa: 0.6, min_agreement: 0.8}
+
+``min_kappa`` fails a variant whose judge's Cohen's kappa against the human verdicts
+is below the threshold (or cannot be measured); ``min_agreement`` one whose judge
+agrees with itself across samples less often than that. A gate that relies on a
+judge should not pass on the word of a judge nobody can trust.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ __all__ = [
     "RuleResult",
     "gate_spec",
     "judge",
+    "judge_rules",
     "load_gate_result",
     "rule_names",
     "save_gate_result",
@@ -52,24 +63,36 @@ GATE_KEYS = {
     "paired 95% interval of head - base must stay above -margin",
 }
 
+#: Gate thresholds an LLM judge scorer takes among its own arguments.
+JUDGE_RULES = {
+    "min_kappa": "Cohen's kappa of the judge against the human verdicts (needs human: COLUMN)",
+    "min_agreement": "the judge's mean agreement between its samples (needs samples >= 2)",
+}
+
 
 @dataclass(frozen=True)
 class GateSpec:
     min: Mapping[str, float] = field(default_factory=dict)
     max_regression: Mapping[str, float] = field(default_factory=dict)
+    #: judge metric -> {"min_kappa": 0.6, "min_agreement": 0.8}, from the judges' scorers
+    judges: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.min or self.max_regression)
+        return bool(self.min or self.max_regression or self.judges)
 
     def merged(self, other: GateSpec) -> GateSpec:
         """These rules with ``other``'s on top (command-line flags over the suite)."""
         return GateSpec(
             min={**self.min, **other.min},
             max_regression={**self.max_regression, **other.max_regression},
+            judges={**self.judges, **other.judges},
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"min": dict(self.min), "max_regression": dict(self.max_regression)}
+        data: dict[str, Any] = {"min": dict(self.min), "max_regression": dict(self.max_regression)}
+        if self.judges:
+            data["judges"] = {m: dict(rules) for m, rules in self.judges.items()}
+        return data
 
 
 def gate_spec(
@@ -108,12 +131,26 @@ def gate_spec(
 
 
 def suite_gate(suite: Suite) -> GateSpec:
-    """The ``gate:`` rules of a loaded suite, validated against its metrics."""
+    """The ``gate:`` rules of a loaded suite, validated against its metrics, and the
+    thresholds its judge scorers set on themselves (``min_kappa``, ``min_agreement``)."""
+    judges = judge_rules(suite)
     if "gate" not in suite.raw:
-        return GateSpec()
+        return GateSpec(judges=judges)
     metrics = [s.metric for s in suite.scorers]
     lines = _gate_lines(Path(suite.path))
-    return gate_spec(suite.raw["gate"], metrics, path=suite.path, lines=lines)
+    spec = gate_spec(suite.raw["gate"], metrics, path=suite.path, lines=lines)
+    return GateSpec(min=spec.min, max_regression=spec.max_regression, judges=judges)
+
+
+def judge_rules(suite: Suite) -> dict[str, dict[str, float]]:
+    """Judge metric -> its thresholds, for every scorer that set one (the scorer checked
+    the numbers when the suite loaded)."""
+    rules: dict[str, dict[str, float]] = {}
+    for bound in suite.scorers:
+        found = {k: float(bound.args[k]) for k in JUDGE_RULES if bound.args.get(k) is not None}
+        if found:
+            rules[bound.metric] = found
+    return rules
 
 
 def _gate_lines(path: Path) -> dict[str, int]:
@@ -222,9 +259,15 @@ def load_gate_result(folder: Path) -> GateResult | None:
 
 def rule_names(spec: GateSpec) -> list[str]:
     """Each rule of ``spec`` as :attr:`RuleResult.rule` names it, in :func:`judge`'s order."""
-    return [_min_rule(m, t) for m, t in spec.min.items()] + [
-        _regression_rule(m, margin) for m, margin in spec.max_regression.items()
-    ]
+    return (
+        [_min_rule(m, t) for m, t in spec.min.items()]
+        + [_regression_rule(m, margin) for m, margin in spec.max_regression.items()]
+        + [_judge_rule(k, m, t) for m, rules in spec.judges.items() for k, t in rules.items()]
+    )
+
+
+def _judge_rule(kind: str, metric: str, threshold: float) -> str:
+    return f"{kind} {metric} {threshold:g}"
 
 
 def _min_rule(metric: str, threshold: float) -> str:
@@ -244,7 +287,50 @@ def judge(spec: GateSpec, outcome: RunOutcome) -> GateResult:
     ]
     for metric, margin in spec.max_regression.items():
         rules += _regressions(metric, margin, outcome)
+    rules += [
+        _trusted(kind, metric, threshold, summary)
+        for metric, thresholds in spec.judges.items()
+        for kind, threshold in thresholds.items()
+        for summary in outcome.head
+    ]
     return GateResult(rules)
+
+
+def _trusted(kind: str, metric: str, threshold: float, summary: Any) -> RuleResult:
+    """A judge's kappa against humans, or its agreement across samples, at the threshold."""
+    rule = _judge_rule(kind, metric, threshold)
+    judge = summary.judges.get(metric)
+    measured, figures = _judge_figure(kind, metric, judge)
+    if measured is None:
+        return RuleResult(rule, summary.variant, "fail", f"{figures}: the gate cannot trust it")
+    ok = measured >= threshold
+    verdict = f"(>= {threshold:g})" if ok else f"(< {threshold:g}: the gate does not trust it)"
+    return RuleResult(rule, summary.variant, "pass" if ok else "fail", f"{figures} {verdict}")
+
+
+def _judge_figure(kind: str, metric: str, judge: Any) -> tuple[float | None, str]:
+    """The measured figure of a judge rule (None: not measured) and its words."""
+    if judge is None:
+        return None, f"{metric} has no judged rows"
+    if kind == "min_agreement":
+        if judge.agreement is None:
+            return None, f"{metric} gave no readable verdicts to agree on"
+        return judge.agreement, (
+            f"{metric} agreement {judge.agreement:.3f} between {judge.samples} samples per case"
+        )
+    calibration = judge.calibration
+    if calibration is None or not calibration.kappa.n:
+        rows = 0 if calibration is None else calibration.rows
+        why = (
+            "kappa undefined: judge and humans each gave one verdict only"
+            if rows
+            else ("no rows with a human verdict")
+        )
+        return None, f"{metric} {why} ({rows} labelled rows)"
+    return calibration.kappa.mean, (
+        f"{metric} kappa {calibration.kappa} against the humans' {calibration.column!r} "
+        f"on {calibration.rows} rows"
+    )
 
 
 def _minimum(metric: str, threshold: float, summary: Any) -> RuleResult:

@@ -240,9 +240,9 @@ def _print_summaries(
 
     metrics = list(summaries[0].scores) if summaries else []
     console.print(terminal.summary_table(summaries, metrics))
-    judges = terminal.judges_table(summaries)
-    if judges is not None:
-        console.print(judges)
+    for table in (terminal.judges_table(summaries), terminal.judge_calibration_table(summaries)):
+        if table is not None:
+            console.print(table)
     sweep = shots_sweep(summaries, metrics)
     if sweep:
         console.print(terminal.shots_table(sweep, metrics))

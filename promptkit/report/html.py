@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
-from promptkit.report import plots, prompt_views
+from promptkit.report import judge_views, plots, prompt_views
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.stats import Estimate
 from promptkit.results.summary import front_axis, front_metric, front_priced, front_spend
@@ -126,6 +126,7 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "errors": sum(v.summary.errors for v in run.variants),
         "reference_label": _reference_label(run),
         "plots": _plots(run),
+        "judges": judge_views.judge_calibrations(run),
         "front": _front(run),
         "labels": {v.id: v.label for v in run.variants},
         "prompt_groups": _prompt_groups(prompt_views.rendered_prompts(run)),

@@ -17,6 +17,7 @@ from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.summary import (
     ClassificationReport,
+    JudgeCalibration,
     SweepPoint,
     VariantSummary,
     best_variants,
@@ -29,6 +30,7 @@ __all__ = [
     "comparison_table",
     "confusion_table",
     "flipped_table",
+    "judge_calibration_table",
     "judges_table",
     "shots_table",
     "summary_table",
@@ -143,8 +145,8 @@ def judges_table(summaries: Sequence[VariantSummary]) -> Table | None:
         table.add_column(name, justify="right")
     for s, metric, j in rows:
         table.add_row(
-            s.variant,
-            metric,
+            Text(s.variant),
+            Text(metric),
             str(j.samples),
             _share(j.agreement),
             _share(j.verdict_rate),
@@ -152,6 +154,49 @@ def judges_table(summaries: Sequence[VariantSummary]) -> Table | None:
             f"{s.scorer_tokens:.0f}",
         )
     return table
+
+
+def judge_calibration_table(summaries: Sequence[VariantSummary]) -> Table | None:
+    """Each judge given human verdicts (``human:``) against them; ``None`` when none was."""
+    rows = [
+        (s, m, j.calibration)
+        for s in summaries
+        for m, j in s.judges.items()
+        if j.calibration is not None
+    ]
+    if not rows:
+        return None
+    table = Table(
+        title="LLM judges against human verdicts (95% intervals)", caption=_CALIBRATION_NOTE
+    )
+    for name in ("variant", "metric", "human verdicts"):
+        table.add_column(name, no_wrap=True)
+    for name in ("2x2", "sensitivity", "specificity", "kappa", "judged pass", "corrected pass"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for s, metric, c in rows:
+        table.add_row(Text(s.variant), Text(metric), *_calibration_cells(c))
+    return table
+
+
+_CALIBRATION_NOTE = (
+    "human verdicts: labelled rows (+ rows without a verdict, judged only) and their column; "
+    "2x2: judge pass/human pass, pass/fail, fail/pass, fail/fail; judged pass: over every "
+    "row; corrected: Rogan-Gladen for the judge's sensitivity and specificity, "
+    "- when the judge is no better than chance"
+)
+
+
+def _calibration_cells(c: JudgeCalibration) -> list[str | Text]:
+    unlabelled = f" +{c.unlabelled}" if c.unlabelled else ""
+    return [
+        Text(f"{c.rows}{unlabelled} ({c.column})"),
+        f"{c.true_pass}/{c.false_pass}/{c.false_fail}/{c.true_fail}",
+        str(c.sensitivity),
+        str(c.specificity),
+        str(c.kappa),
+        str(c.judged_rate),
+        str(c.corrected_rate),
+    ]
 
 
 def _share(value: float | None) -> str:

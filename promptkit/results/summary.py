@@ -6,7 +6,8 @@ Besides the mean of each metric a summary carries, where they apply:
 
 - pass@k and majority vote over a row's repeats, for pass/fail metrics;
 - judge figures: samples per case, agreement between samples, readable verdicts,
-  and for pairwise judges how often the winner did not depend on position;
+  for pairwise judges how often the winner did not depend on position, and for a
+  judge given human verdicts its calibration against them (:mod:`.calibration`);
 - a classification report (per-class precision, recall, F1, macro-F1 with its
   interval, confusion matrix) when the suite scores ``label_accuracy``;
 - prompt tokens and cost per call, which :func:`shots_sweep` lines up by shot count.
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from promptkit.define.parsers import fold
+from promptkit.results.calibration import JudgeCalibration, calibrate
 from promptkit.results.front import FrontPoint, dominated_by, spend_key, spend_label
 from promptkit.results.stats import (
     Estimate,
@@ -36,6 +38,7 @@ __all__ = [
     "NO_LABEL",
     "ClassFigures",
     "ClassificationReport",
+    "JudgeCalibration",
     "JudgeSummary",
     "SweepPoint",
     "VariantSummary",
@@ -62,6 +65,7 @@ class JudgeSummary:
     agreement: float | None  # mean share of a case's samples that gave its modal verdict
     verdict_rate: float  # share of samples with a readable verdict
     consistent: float | None = None  # pairwise: share of cases whose winner ignored position
+    calibration: JudgeCalibration | None = None  # against the ``human:`` column, if any
 
 
 @dataclass(frozen=True)
@@ -273,13 +277,16 @@ def _judges(ok: pd.DataFrame, metrics: Sequence[str]) -> dict[str, JudgeSummary]
         return {}
     found: dict[str, JudgeSummary] = {}
     for metric in metrics:
-        details = [
-            d[metric]
-            for d in ok["score_details"]
+        column = f"score.{metric}"
+        values = ok[column] if column in ok else [float("nan")] * len(ok)
+        judged = [
+            (row_id, value, d[metric])
+            for row_id, value, d in zip(ok["row_id"], values, ok["score_details"], strict=True)
             if isinstance(d, dict) and "k" in d.get(metric, {})
         ]
-        if details:
-            found[metric] = _judge_summary(details)
+        if judged:
+            summary = _judge_summary([d for _, _, d in judged])
+            found[metric] = replace(summary, calibration=_calibration(judged))
     return found
 
 
@@ -294,6 +301,24 @@ def _judge_summary(details: list[dict[str, Any]]) -> JudgeSummary:
         verdict_rate=sum(int(d["valid"]) for d in details) / asked if asked else 0.0,
         consistent=sum(consistent) / len(consistent) if consistent else None,
     )
+
+
+def _calibration(judged: list[tuple[Any, Any, dict[str, Any]]]) -> JudgeCalibration | None:
+    """Judge against humans, one verdict per row: the judge passes a row whose mean
+    score over its repeats is at least 0.5 (a case with no readable verdict scores 0)."""
+    column = next((d["human_column"] for _, _, d in judged if "human_column" in d), None)
+    if column is None:
+        return None
+    scores: dict[Any, list[float]] = {}
+    human: dict[Any, bool | None] = {}
+    for row_id, value, details in judged:
+        if not _missing(value):
+            scores.setdefault(row_id, []).append(float(value))
+        if human.get(row_id) is None:
+            verdict = details.get("human")
+            human[row_id] = None if verdict is None else bool(verdict)
+    verdicts = [(sum(v) / len(v) >= 0.5, human[r]) for r, v in scores.items()]
+    return calibrate(str(column), verdicts)
 
 
 def classification_report(frame: pd.DataFrame, variant: str) -> ClassificationReport | None:

@@ -25,6 +25,7 @@ from promptkit.plugins import PluginGroup
 from promptkit.providers.base import Completion, Request
 
 if TYPE_CHECKING:
+    from promptkit.define.datasets import Dataset
     from promptkit.define.prompts import PromptLibrary
 
 __all__ = [
@@ -136,6 +137,15 @@ class BoundScorer:
     name: str
     fn: CaseScorer
     args: Mapping[str, Any]
+
+    def check_rows(self, dataset: Dataset) -> None:
+        """Let a scorer that reads dataset columns refuse a bad row when the suite loads.
+
+        A factory's callable opts in by defining ``check_rows(dataset)`` (``llm_judge``
+        with ``human:`` does), so the error comes before any model is called."""
+        check = getattr(self.fn, "check_rows", None)
+        if check is not None:
+            check(dataset)
 
     async def __call__(self, case: Case) -> Score:
         result = self.fn(case)

@@ -5,6 +5,9 @@
           model: local/smollm2             # any provider/model, the local one included
           rubric: The answer names the sentiment and gives a reason.
           samples: 3                       # k judge samples per case; agreement reported
+          human: human_verdict             # a column of human verdicts: calibration figures
+          min_kappa: 0.6                   # the gate refuses a judge below these
+          min_agreement: 0.8
       - pairwise_judge:
           model: openai/gpt-4o-mini
           against: baseline_answer         # a dataset column (default: the reference)
@@ -18,24 +21,32 @@ Judge calls go through the run (``Case.call``): they share its concurrency limit
 its cache where the runner has one, and their tokens and cost are counted on the
 row as ``scorer_tokens`` and ``scorer_cost``. Pairwise judgements are asked in both
 orders, so a judge that always prefers the first answer scores a tie, not a win.
+
+With ``human: COLUMN`` each case's details carry the row's human verdict (``human``:
+1, 0 or None), which the summary compares with the judge's
+(:mod:`promptkit.results.calibration`); the suite checks every cell of the column
+when it loads, so a bad one stops the suite before any model is called.
+``min_kappa`` and ``min_agreement`` are read by the gate (:mod:`promptkit.ci.gate`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
+from promptkit.define.datasets import Dataset
 from promptkit.define.parsers import Parser, fold, make_parser
 from promptkit.define.prompts import Prompt, PromptLibrary, parse_ref
-from promptkit.errors import SuiteError
+from promptkit.errors import DatasetError, SuiteError
 from promptkit.providers.base import Completion, Provider, Request, get_provider
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer_factory
 
-__all__ = ["JudgeSample", "judge_agreement"]
+__all__ = ["HUMAN_VALUES", "JudgeSample", "human_verdict", "judge_agreement"]
 
 #: promptkit's own judge prompts: package data, so that any install finds them.
 _SHIPPED_PROMPTS = resources.files("promptkit.scorers") / "judge_prompts"
@@ -45,6 +56,10 @@ _FAIL = {"fail", "no", "false", "incorrect", "bad"}
 #: would all be the same answer and their agreement would mean nothing.
 SAMPLING_TEMPERATURE = 0.7
 _NO_VERDICT = "the judge gave no readable verdict"
+#: What a human verdict cell may hold (any case), besides nothing at all.
+_HUMAN = {"pass": True, "true": True, "1": True, "yes": True}
+_HUMAN |= {"fail": False, "false": False, "0": False, "no": False}
+HUMAN_VALUES = "pass/fail, true/false, 1/0, yes/no, or an empty cell for no verdict"
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,25 @@ def judge_agreement(values: Sequence[float]) -> float:
     if not values:
         return float("nan")
     return Counter(values).most_common(1)[0][1] / len(values)
+
+
+def human_verdict(value: Any) -> bool | None:
+    """A human verdict cell: True (pass), False (fail), None (empty: no verdict).
+
+    Raises ValueError for anything else: a typo read as "no verdict" would quietly
+    shrink the calibration, and one read as a fail would bias it."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if text not in _HUMAN:
+        raise ValueError(f"{value!r} is not a human verdict")
+    return _HUMAN[text]
 
 
 def _load_prompt(setup: ScorerSetup, ref: str) -> Prompt:
@@ -181,9 +215,15 @@ def llm_judge(
     api_base: str | None = None,
     seed: int = 0,
     scale: Sequence[int] = (1, 5),
+    human: str | None = None,
+    min_kappa: float | None = None,
+    min_agreement: float | None = None,
 ) -> Callable[[Case], Awaitable[Score]]:
     """Grade the reply against ``rubric``: the mean verdict of k samples (PASS 1, FAIL 0,
-    or a number on ``scale``); a case with no readable verdict scores 0 and says so."""
+    or a number on ``scale``); a case with no readable verdict scores 0 and says so.
+    ``human`` names a column of human verdicts to calibrate the judge against;
+    ``min_kappa`` and ``min_agreement`` are gate thresholds on its trustworthiness."""
+    _check_thresholds(human, samples, min_kappa, min_agreement)
     judge = _Judge(
         setup,
         prompt=prompt,
@@ -193,19 +233,74 @@ def llm_judge(
         api_base=api_base,
         seed=seed,
     )
-    values = _verdict_values(scale)
+    return _RubricScorer(judge, rubric, _verdict_values(scale), human)
 
-    async def score(case: Case) -> Score:
+
+def _check_thresholds(
+    human: str | None, verdicts: int, min_kappa: float | None, min_agreement: float | None
+) -> None:
+    """``verdicts``: judge answers per case (pairwise judges ask each sample twice)."""
+    for name, value in (("min_kappa", min_kappa), ("min_agreement", min_agreement)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"{name} must be a number from 0 to 1")
+    if min_kappa is not None and human is None:
+        raise ValueError("min_kappa needs human: COLUMN, the dataset column of human verdicts")
+    if min_agreement is not None and verdicts < 2:
+        raise ValueError("min_agreement needs samples: 2 or more (one sample always agrees)")
+    if human is not None and (not isinstance(human, str) or not human):
+        raise ValueError("human must be a column name")
+
+
+class _RubricScorer:
+    """The ``llm_judge`` callable; with a human column it also checks the dataset's rows."""
+
+    def __init__(
+        self, judge: _Judge, rubric: str, values: Mapping[str, float], human: str | None
+    ) -> None:
+        self.judge, self.rubric, self.values, self.human = judge, rubric, values, human
+
+    def check_rows(self, dataset: Dataset) -> None:
+        """Refuse the first row whose human verdict cannot be read, naming its line.
+
+        Called by the suite when it loads (:meth:`BoundScorer.check_rows`), before any
+        model is called; a column no row has is a typo, not a dataset with no verdicts."""
+        if self.human is None:
+            return
+        column = self.human
+        if not any(column in row.data for row in dataset):
+            raise DatasetError(
+                f"no row has the human verdict column {column!r} (needed by llm_judge)",
+                path=dataset.path,
+                hint=f"fix 'human:' or add the column; the rows have: {', '.join(dataset.columns)}",
+            )
+        for row in dataset:
+            value = row.data.get(column)
+            try:
+                human_verdict(value)
+            except ValueError:
+                raise DatasetError(
+                    f"column {column!r} of row {row.id!r} holds {value!r}, not a human verdict",
+                    path=dataset.path,
+                    line=row.line,
+                    hint=f"accepted: {HUMAN_VALUES}",
+                ) from None
+
+    async def __call__(self, case: Case) -> Score:
         variables = {
-            "rubric": rubric,
+            "rubric": self.rubric,
             "question": question_text(case),
             "answer": case.raw,
             "reference": "" if case.expected is None else str(case.expected),
         }
-        read = [judge.read(c, values) for c in await judge.ask(case, variables)]
-        return _rubric_score(read, judge)
-
-    return score
+        completions = await self.judge.ask(case, variables)
+        score = _rubric_score([self.judge.read(c, self.values) for c in completions], self.judge)
+        if self.human is None:
+            return score
+        verdict = human_verdict(case.row.get(self.human))
+        human = {"human_column": self.human, "human": None if verdict is None else int(verdict)}
+        return replace(score, details={**(score.details or {}), **human})
 
 
 def _rubric_score(read: list[JudgeSample], judge: _Judge) -> Score:
@@ -245,9 +340,12 @@ def pairwise_judge(
     params: Mapping[str, Any] | None = None,
     api_base: str | None = None,
     seed: int = 0,
+    min_agreement: float | None = None,
 ) -> Callable[[Case], Awaitable[Score]]:
     """Win (1), tie (0.5) or loss (0) of the reply against the reference, or against the
-    dataset column ``against``; asked in both orders, k samples each, then averaged."""
+    dataset column ``against``; asked in both orders, k samples each, then averaged.
+    ``min_agreement`` is a gate threshold on the agreement between samples."""
+    _check_thresholds(None, 2 * samples, None, min_agreement)
     judge = _Judge(
         setup,
         prompt=prompt,
