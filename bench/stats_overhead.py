@@ -1,5 +1,5 @@
 """What the paired statistics cost on 1000 rows: Newcombe's interval (pass/fail), the
-bootstrap (graded), the gate's power line and the cost-quality front that every
+bootstrap (graded), the gate's resolution line and the cost-quality front that every
 summary of several variants computes. Prints milliseconds per call.
 
     python bench/stats_overhead.py
@@ -16,7 +16,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from promptkit.results.power import detectable_difference, plan_power
+from promptkit.results.margin import margin_plan
+from promptkit.results.power import detectable_difference
 from promptkit.results.stats import paired_difference
 from promptkit.results.summary import _with_front, summarize
 
@@ -43,9 +44,8 @@ def main() -> None:
         f"paired_difference, graded, 1000 rows (bootstrap + sign-flip): "
         f"{_ms(lambda: paired_difference(graded_a, graded_b)):.2f} ms"
     )
-    print(
-        f"gate power line, pass/fail, 1000 rows: {_ms(lambda: plan_power('', '', binary)):.2f} ms"
-    )
+    gate = _ms(lambda: margin_plan(1000, binary.discordance, 0.8, 0.02, "pass/fail"))
+    print(f"gate resolution line (margin_plan), pass/fail, 1000 rows: {gate:.2f} ms")
     frame = _journal_frame(rng, rows=1000, variants=4)
     summaries = summarize(frame, ["ok"])
     print(f"summarize, 1000 rows x 4 variants: {_ms(lambda: summarize(frame, ['ok']), 5):.2f} ms")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,27 @@ def test_concurrent_requests_get_the_answers_they_get_alone() -> None:
     assert asyncio.run(together()) == alone * 2
     assert len(local._MODELS) == 1  # one model instance, shared by every request
     assert get_provider("local/smollm2").path == provider.path
+
+
+def test_every_generation_runs_on_one_long_lived_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # llama.cpp's OpenMP teams are per calling thread; a pool of callers left idle teams
+    # spinning and cost a third of the CPU (issue: the embedded model as fast as llama.cpp).
+    provider = get_provider("local/smollm2")
+    generate, threads = provider._generate, []  # type: ignore[attr-defined]
+
+    def spy(request: Request) -> object:
+        threads.append(threading.get_ident())
+        return generate(request)
+
+    monkeypatch.setattr(provider, "_generate", spy)
+
+    async def several() -> None:
+        await asyncio.gather(*(provider.complete(_request(q)) for q in QUESTIONS))
+
+    asyncio.run(several())
+    asyncio.run(several())  # a second event loop, as a second eval in the process
+    assert len(threads) == 8 and len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()  # never the event loop's thread
 
 
 def test_run_at_concurrency_4_matches_concurrency_1_and_reports_speed(repo: Path) -> None:
