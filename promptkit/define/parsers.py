@@ -27,6 +27,7 @@ from typing import Any
 
 from promptkit.define.validate import (
     Where,
+    boolean,
     choice,
     known_keys,
     mapping,
@@ -41,10 +42,12 @@ __all__ = ["PARSER_TYPES", "PICKS", "Parsed", "Parser", "make_parser", "parser_s
 PARSER_TYPES = ("text", "label", "json", "regex")
 #: What a label parser does when a reply mentions several labels: refuse, or take one.
 PICKS = ("only", "first", "last")
+#: Which JSON value a json parser takes when a reply holds several.
+JSON_PICKS = ("first", "last", "largest")
 _PARSER_KEYS = {
     "text": ("type",),
     "label": ("type", "labels", "aliases", "pick"),
-    "json": ("type", "field"),
+    "json": ("type", "field", "repair", "pick"),
     "regex": ("type", "pattern", "group"),
 }
 #: Words that, right before a label, say the reply is *not* that label (folded: no accents).
@@ -58,6 +61,9 @@ class Parsed:
 
     value: Any
     error: str | None = None
+    #: What the parser did that a reader should know: repaired the JSON, chose one of
+    #: several values. Journaled as ``parse_note``, so a report can count repairs.
+    note: str | None = None
 
 
 def fold(text: str) -> str:
@@ -121,34 +127,103 @@ class LabelParser(Parser):
 
 
 class JsonParser(Parser):
+    """The JSON value in a reply (inside a ```json fence when there is one).
+
+    ``pick`` chooses among several values (first, last, largest) and says so in the note;
+    ``repair`` reads near-JSON models write (single quotes, trailing commas, a final
+    object or string left unclosed) and notes what it repaired, never silently.
+    """
+
     kind = "json"
     _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
-    def __init__(self, field: str | None) -> None:
-        self.field = field
+    def __init__(self, field: str | None, *, repair: bool = False, pick: str = "first") -> None:
+        self.field, self.repair, self.pick = field, repair, pick
 
     def parse(self, text: str) -> Parsed:
         fenced = self._FENCE.search(text)
         candidate = fenced.group(1) if fenced else text
-        value = _first_json_value(candidate)
-        if value is None:
-            return Parsed(None, "no JSON value in the reply")
+        found, note = _json_values(candidate), None
+        if not found and self.repair:
+            repaired, what = repair_json(candidate)
+            found = _json_values(repaired)
+            note = f"repaired: {', '.join(what)}" if found else None
+        if not found:
+            unclosed = candidate.count("{") > candidate.count("}")
+            return Parsed(None, _UNCLOSED if unclosed else "no JSON value in the reply")
+        value, chose = self._chosen(found)
+        note = "; ".join(n for n in (note, chose) if n) or None
         if self.field is None:
-            return Parsed(value)
+            return Parsed(value, note=note)
         if not isinstance(value, dict) or self.field not in value:
-            return Parsed(None, f"JSON reply has no field {self.field!r}")
-        return Parsed(value[self.field])
+            return Parsed(None, f"JSON reply has no field {self.field!r}", note)
+        return Parsed(value[self.field], note=note)
+
+    def _chosen(self, found: list[tuple[Any, int]]) -> tuple[Any, str | None]:
+        if len(found) == 1:
+            return found[0][0], None
+        if self.pick == "last":
+            value = found[-1][0]
+        elif self.pick == "largest":
+            value = max(found, key=lambda f: f[1])[0]
+        else:
+            value = found[0][0]
+        return value, f"{len(found)} JSON values in the reply: took the {self.pick} (pick)"
 
 
-def _first_json_value(text: str) -> Any:
-    decoder = json.JSONDecoder()
-    for start, char in enumerate(text):
-        if char in "{[":
+def _json_values(text: str) -> list[tuple[Any, int]]:
+    """Every top-level JSON object or array in ``text``, with the length of its text."""
+    decoder, found, start = json.JSONDecoder(), [], 0
+    while start < len(text):
+        if text[start] in "{[":
             try:
-                return decoder.raw_decode(text, start)[0]
+                value, end = decoder.raw_decode(text, start)
             except json.JSONDecodeError:
+                start += 1
                 continue
-    return None
+            found.append((value, end - start))
+            start = end
+        else:
+            start += 1
+    return found
+
+
+_UNCLOSED = "an unclosed JSON object in the reply (repair: true closes it)"
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+
+
+def repair_json(text: str) -> tuple[str, list[str]]:
+    """Near-JSON made JSON, and what was done: single-quoted strings to double quotes,
+    trailing commas dropped, an unclosed final string and unclosed brackets closed."""
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return text, []
+    body, done = text[start:], []
+    if "'" in body and '"' not in body:
+        body, done = body.replace("'", '"'), ["single quotes"]
+    if _TRAILING_COMMA.search(body):
+        body, done = _TRAILING_COMMA.sub(r"\1", body), [*done, "trailing commas"]
+    closers, in_string, escaped = [], False, False
+    for char in body:
+        if in_string:  # inside a string only an unescaped quote matters
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            closers.append("}" if char == "{" else "]")
+        elif char in "}]" and closers:
+            closers.pop()
+    if in_string:
+        body, done = body + '"', [*done, "an unclosed string"]
+    if closers:
+        body = _TRAILING_COMMA.sub(r"\1", body.rstrip().rstrip(",") + "".join(reversed(closers)))
+        done = [*done, f"{len(closers)} unclosed bracket(s)"]
+    return body, done
 
 
 class RegexParser(Parser):
@@ -180,9 +255,16 @@ def parser_spec(value: Any, where: Where) -> dict[str, Any]:
         _label_spec(spec, where)
     elif kind == "regex":
         _regex_spec(spec, where)
-    elif kind == "json" and spec.get("field") is not None:
-        string(spec["field"], where.at("field"), what="a field name")
+    elif kind == "json":
+        _json_spec(spec, where)
     return spec
+
+
+def _json_spec(spec: dict[str, Any], where: Where) -> None:
+    if spec.get("field") is not None:
+        string(spec["field"], where.at("field"), what="a field name")
+    spec["repair"] = boolean(spec.get("repair", False), where.at("repair"))
+    spec["pick"] = choice(spec.get("pick", "first"), JSON_PICKS, where.at("pick"))
 
 
 def _label(value: Any, where: Where) -> str:
@@ -242,7 +324,9 @@ def make_parser(
     if kind == "label":
         return LabelParser(checked["labels"], checked["aliases"], pick=checked["pick"])
     if kind == "json":
-        return JsonParser(checked.get("field"))
+        return JsonParser(
+            checked.get("field"), repair=checked.get("repair", False), pick=checked["pick"]
+        )
     if kind == "regex":
         return RegexParser(checked["pattern"], checked.get("group", 0))
     return Parser()

@@ -101,6 +101,7 @@ class JournalRow(_CaseRow, total=False):
     scorer_tokens: int
     scorer_cost: float
     attempts: int
+    parse_note: str | None  # what the parser repaired or chose (define/parsers.Parsed)
 
 
 def git_state(folder: Path) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptkit.define.parsers import Parser, make_parser
+from promptkit.define.parsers import Parsed, Parser, make_parser
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Request
@@ -145,7 +145,9 @@ class _Execution:
 
     async def _score(self, plan: CasePlan, completion: Completion, row: JournalRow) -> JournalRow:
         """``row`` with the answer, its scores and its usage."""
-        parsed = self.parsers[plan.variant.prompt.ref].parse(completion.text)
+        parsed = _said_if_cut_off(
+            self.parsers[plan.variant.prompt.ref].parse(completion.text), completion
+        )
         expected = plan.row.data.get(self.suite.reference) if self.suite.reference else None
         usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
 
@@ -162,6 +164,7 @@ class _Execution:
             row=plan.row.data,
             completion=completion,
             parse_error=parsed.error,
+            parse_note=parsed.note,
             call=call,
             inputs={v: plan.row.data[c] for v, c in self.suite.inputs.items()},
         )
@@ -171,6 +174,7 @@ class _Execution:
             "output": completion.text,
             "parsed": parsed.value,
             "parse_error": parsed.error,
+            "parse_note": parsed.note,
             "scores": scores,
             "score_labels": labels,
             "score_explanations": explanations,
@@ -356,3 +360,14 @@ def run_suite(
 ) -> RunResult:
     """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
     return asyncio.run(run_suite_async(suite, options, root=root, on_progress=on_progress))
+
+
+def _said_if_cut_off(parsed: Parsed, completion: Completion) -> Parsed:
+    """A reply the token limit cut off says so beside what the parser found: a parse
+    error then has its cause, and a repaired or partial value a warning."""
+    if completion.finish_reason != "length":
+        return parsed
+    cut = f"the reply was cut off by max_tokens after {completion.completion_tokens} tokens"
+    if parsed.error is not None:
+        return replace(parsed, error=f"{parsed.error}: {cut} (raise max_tokens)")
+    return replace(parsed, note="; ".join(n for n in (parsed.note, cut) if n))

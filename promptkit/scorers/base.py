@@ -61,6 +61,8 @@ class Case:
     row: Mapping[str, Any]
     completion: Completion | None = None
     parse_error: str | None = None
+    #: What the parser noted: a repair, a choice among several values, a cut-off reply.
+    parse_note: str | None = None
     #: Sends a model request through the run's machinery (concurrency, timeout and,
     #: where the runner has them, cache and retries) and counts its tokens and cost
     #: on this case's row. An LLM judge calls models through it.
