@@ -141,6 +141,7 @@ async def _answer(request: web.Request, state: _State) -> web.StreamResponse:
             "t": time.monotonic(),
             "case": _case_of(body),
             "seed": body.get("seed"),
+            "response_format": body.get("response_format"),
             "outcome": outcome,
         }
     )

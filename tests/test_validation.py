@@ -382,7 +382,8 @@ def test_extra_params_declare_a_servers_own_names(tmp_path: Path) -> None:
 
 def test_known_params_per_provider() -> None:
     local = known_params("local/smollm2")
-    assert local is not None and "repeat_penalty" in local and "response_format" not in local
+    assert local is not None and "repeat_penalty" in local and "logit_bias" not in local
+    assert "response_format" in local  # a JSON Schema becomes a llama.cpp grammar
     oai = known_params("oai/m")
     assert oai is not None and {"temperature", "response_format", "top_k"} <= oai
     hf = known_params("hf/smollm2")

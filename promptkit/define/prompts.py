@@ -34,6 +34,7 @@ from promptkit.define.limits import (
 from promptkit.define.parsers import parser_spec
 from promptkit.define.sandbox import LimitedSandbox
 from promptkit.define.shots import read_shots
+from promptkit.define.structured import response_format
 from promptkit.define.validate import (
     Where,
     key_lines,
@@ -55,7 +56,15 @@ __all__ = [
 ]
 
 ROLES = ("system", "user", "assistant")
-FRONT_MATTER_KEYS = ("description", "inputs", "model", "params", "parser", "shots")
+FRONT_MATTER_KEYS = (
+    "description",
+    "inputs",
+    "model",
+    "params",
+    "parser",
+    "response_format",
+    "shots",
+)
 _REF = re.compile(r"^(?P<family>[A-Za-z0-9_\-]+)(?:@v(?P<version>\d+))?$")
 _VERSION_FILE = re.compile(r"^v(\d+)\.jinja$")
 
@@ -346,11 +355,27 @@ def _validate_meta(data: Any, where: Where) -> PromptMeta:
         description=description or "",
         inputs=tuple(string_list(data.get("inputs") or [], where.at("inputs"))),
         model=model,
-        params=request_params(data.get("params"), where.at("params")),
+        params=_params(data, where),
         parser=parser_spec(data.get("parser"), where.at("parser")),
         shots=dict(shots),
         lines=dict(where.lines),
     )
+
+
+def _params(data: Mapping[str, Any], where: Where) -> dict[str, Any]:
+    """``params``, with ``response_format`` (:mod:`promptkit.define.structured`) added."""
+    params = request_params(data.get("params"), where.at("params"))
+    family = Path(where.path).parent.name if where.path else "response"
+    structured = response_format(
+        data.get("response_format"), where.at("response_format"), family=family
+    )
+    if structured is None:
+        return params
+    if "response_format" in params:
+        raise where.at("response_format").fail(
+            "response_format is given twice (front matter and params)", hint="keep one"
+        )
+    return {**params, "response_format": structured}
 
 
 class PromptLibrary:

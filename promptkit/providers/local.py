@@ -21,6 +21,7 @@ contains ``<|im_start|>system`` stays text and never becomes a role marker.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.define.prompts import Message
+from promptkit.define.structured import response_schema
 from promptkit.define.validate import Where, positive_int
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
@@ -111,7 +113,7 @@ class LocalProvider(Provider):
     # llama.cpp already uses every core for one request; more in flight only queue.
     default_concurrency = 1
     option_keys = ("n_ctx", "n_threads")
-    known_params = frozenset({*_SAMPLING_PARAMS, "max_tokens"})
+    known_params = frozenset({*_SAMPLING_PARAMS, "max_tokens", "response_format"})
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
@@ -157,7 +159,23 @@ class LocalProvider(Provider):
         args["max_tokens"] = int(params.get("max_tokens", 256))
         # Repeats must be independent samples, so each repeat gets its own seed.
         args["seed"] = sample_seed(request.seed, request.repeat)
+        schema = response_schema(params)
+        if schema is not None:  # constrained decoding: only JSON the schema allows
+            args["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
         return args
+
+
+@cache
+def _grammar(schema: str) -> Any:
+    """llama.cpp's grammar for a JSON Schema, built once per schema."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise ProviderError(
+            f"llama.cpp cannot turn the response_format schema into a grammar: {exc}"
+        ) from None
 
 
 @cache

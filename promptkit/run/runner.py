@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.define.parsers import Parsed, Parser, make_parser
+from promptkit.define.structured import response_schema
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Request
@@ -165,6 +166,7 @@ class _Execution:
             completion=completion,
             parse_error=parsed.error,
             parse_note=parsed.note,
+            response_schema=response_schema(plan.request.params),
             call=call,
             inputs={v: plan.row.data[c] for v, c in self.suite.inputs.items()},
         )

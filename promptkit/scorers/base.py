@@ -63,6 +63,8 @@ class Case:
     parse_error: str | None = None
     #: What the parser noted: a repair, a choice among several values, a cut-off reply.
     parse_note: str | None = None
+    #: The JSON Schema the prompt's ``response_format`` asked for, if any.
+    response_schema: Mapping[str, Any] | None = None
     #: Sends a model request through the run's machinery (concurrency, timeout and,
     #: where the runner has them, cache and retries) and counts its tokens and cost
     #: on this case's row. An LLM judge calls models through it.
