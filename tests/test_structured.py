@@ -121,3 +121,11 @@ def test_local_decoding_is_constrained_to_the_schema(tmp_path: Path) -> None:
     assert frame["score.json_valid"].tolist() == [1.0]
     assert frame["score.json_schema"].tolist() == [1.0]  # the grammar allows nothing else
     assert set(json.loads(frame["output"].iloc[0])) == {"order_id", "date"}
+
+
+def test_editing_the_schema_file_changes_the_prompts_hash(tmp_path: Path) -> None:
+    schema = write(tmp_path / "prompts" / "order" / "order.schema.json", json.dumps(SCHEMA))
+    _prompt(tmp_path, "inputs: [text]\nresponse_format: {schema: order.schema.json}\n")
+    before = PromptLibrary(tmp_path / "prompts").get("order@v1").hash
+    schema.write_text(json.dumps({**SCHEMA, "required": ["order_id"]}))
+    assert PromptLibrary(tmp_path / "prompts").get("order@v1").hash != before

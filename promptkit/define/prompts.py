@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -169,8 +170,8 @@ class Prompt:
         self.version = version
         self.source = source
         self.path = str(path)
-        self.hash = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
         self.meta, body = _split_front_matter(source, self.path)
+        self.hash = _content_hash(source, self.meta)
         self._template, self.variables = self._compile(body)
 
     @property
@@ -360,6 +361,15 @@ def _validate_meta(data: Any, where: Where) -> PromptMeta:
         shots=dict(shots),
         lines=dict(where.lines),
     )
+
+
+def _content_hash(source: str, meta: PromptMeta) -> str:
+    """The version's hash: its text, and the JSON Schema of its ``response_format``, which
+    may live in a file beside it (editing that file changes what the prompt asks for)."""
+    content = source
+    if "response_format" in meta.params:
+        content += "\n" + json.dumps(meta.params["response_format"], sort_keys=True)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
 
 
 def _params(data: Mapping[str, Any], where: Where) -> dict[str, Any]:
