@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from promptkit.results.stats import Estimate, paired_proportion_interval
+from promptkit.results.stats import Estimate, paired_cells, paired_proportion_interval
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,11 +126,9 @@ def _worse(cheap: FrontPoint, dear: FrontPoint, x: np.ndarray, y: np.ndarray) ->
     if not shared.any():
         return cheap.score.high < dear.score.low
     x, y = x[shared], y[shared]
-    if np.all((x == 0.0) | (x == 1.0)) and np.all((y == 0.0) | (y == 1.0)):
-        both, only_cheap = int(np.sum((x == 1) & (y == 1))), int(np.sum((x == 1) & (y == 0)))
-        only_dear = int(np.sum((x == 0) & (y == 1)))
-        neither = int(x.size) - both - only_cheap - only_dear
-        return paired_proportion_interval(both, only_cheap, only_dear, neither)[1] < 0
+    cells = paired_cells(y, x)  # b is the cheap one: the interval of cheap - dear
+    if cells is not None:
+        return paired_proportion_interval(*cells)[1] < 0
     if x.size < 2:
         return False
     diffs = x - y

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Any
 
@@ -102,6 +103,7 @@ def _standard_error(rows: int, spread: float, kind: str) -> float:
     return sd / math.sqrt(rows)
 
 
+@lru_cache(maxsize=64)  # the pass chance and the resolved margin read the same tables
 def _exact_lower_bounds(rows: int, spread: float, base_rate: float) -> tuple[Any, Any]:
     """Newcombe's lower bound on every table a change with no difference produces, and
     the chance of each: discordant counts near ``rows * spread``, split near evenly."""

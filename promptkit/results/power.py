@@ -355,14 +355,12 @@ def _scores(frame: pd.DataFrame, variant: str, metric: str) -> pd.DataFrame:
 def _pilot(frame: pd.DataFrame, a: str, b: str, metric: str) -> tuple[PairedDifference, str, float]:
     """The paired difference the plan measures its spread on, what it is between, and the
     first side's mean."""
-    if a != b:
-        from promptkit.results.compare import variant_scores
+    if a != b:  # the comparison compare makes
+        from promptkit.results.compare import compare_variants
 
-        left, right = variant_scores(frame, a, metric), variant_scores(frame, b, metric)
-        shared = sorted(set(left.index) & set(right.index))
-        first = left.loc[shared]
-        pair = paired_difference(first.tolist(), right.loc[shared].tolist())
-        return pair, f"{a} and {b}", float(first.mean()) if shared else 0.5
+        found = compare_variants(frame, a, frame, b, [metric]).metrics[0]
+        rate = found.a_mean if found.difference.n else 0.5
+        return found.difference, f"{a} and {b}", rate
     scores = _scores(frame, a, metric).pivot_table(index="row_id", columns="repeat", values="score")
     if scores.shape[1] < 2:
         raise BadInput(

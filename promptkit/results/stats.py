@@ -17,6 +17,7 @@ __all__ = [
     "holm",
     "macro_f1_interval",
     "mean_interval",
+    "paired_cells",
     "paired_difference",
     "paired_proportion_interval",
     "paired_proportion_intervals",
@@ -213,15 +214,12 @@ def paired_difference(
         return PairedDifference(nan, nan, nan, nan, 0, "none", "none")
     diff = y - x
     sd = float(diff.std(ddof=1)) if n > 1 else float("nan")
-    if _is_binary(x) and _is_binary(y):
+    cells = paired_cells(x, y)
+    if cells is not None:
         from scipy.stats import binomtest
 
-        b_wins = int(np.sum((y == 1) & (x == 0)))
-        a_wins = int(np.sum((x == 1) & (y == 0)))
-        both = int(np.sum((x == 1) & (y == 1)))
-        low, high = paired_proportion_interval(
-            both, b_wins, a_wins, n - both - a_wins - b_wins, confidence
-        )
+        both, b_wins, a_wins, neither = cells
+        low, high = paired_proportion_interval(both, b_wins, a_wins, neither, confidence)
         discordant = a_wins + b_wins
         p = 1.0 if discordant == 0 else float(binomtest(b_wins, discordant, 0.5).pvalue)
         mean = float(diff.mean())
@@ -233,6 +231,16 @@ def paired_difference(
     return PairedDifference(
         float(diff.mean()), low, high, p, n, "paired-bootstrap", "bootstrap", sd
     )
+
+
+def paired_cells(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The paired table of two pass/fail score arrays on the same rows: rows both passed,
+    only ``b`` passed, only ``a`` passed, neither; None unless every score is 0 or 1."""
+    if not (_is_binary(a) and _is_binary(b)):
+        return None
+    both, only_b = int(np.sum((a == 1) & (b == 1))), int(np.sum((b == 1) & (a == 0)))
+    only_a = int(np.sum((a == 1) & (b == 0)))
+    return both, only_b, only_a, int(a.size) - both - only_b - only_a
 
 
 def paired_proportion_interval(
