@@ -119,7 +119,7 @@ def _check_suite(path: Path, report: CheckReport) -> list[Path]:
     """Check one suite; returns its prompt folder when it could be read."""
     from promptkit.ci.gate import suite_gate
     from promptkit.run.plan import Planner
-    from promptkit.run.preflight import preflight
+    from promptkit.run.preflight import preflight, unhonoured_features
     from promptkit.suite import load_suite
 
     report.suites += 1
@@ -131,7 +131,7 @@ def _check_suite(path: Path, report: CheckReport) -> list[Path]:
     try:
         suite_gate(suite)
         Planner(suite).check_renders()
-        for finding in preflight(suite):
+        for finding in [*unhonoured_features(suite), *preflight(suite)]:
             report.add(Problem.from_error(finding, path))
     except BadInput as exc:
         report.add(Problem.from_error(exc, path))

@@ -36,6 +36,7 @@ from promptkit.define.parsers import parser_spec
 from promptkit.define.sandbox import LimitedSandbox
 from promptkit.define.shots import read_shots
 from promptkit.define.structured import response_format
+from promptkit.define.tools import tool_choice, tools
 from promptkit.define.validate import (
     Where,
     key_lines,
@@ -65,6 +66,8 @@ FRONT_MATTER_KEYS = (
     "parser",
     "response_format",
     "shots",
+    "tool_choice",
+    "tools",
 )
 _REF = re.compile(r"^(?P<family>[A-Za-z0-9_\-]+)(?:@v(?P<version>\d+))?$")
 _VERSION_FILE = re.compile(r"^v(\d+)\.jinja$")
@@ -364,28 +367,41 @@ def _validate_meta(data: Any, where: Where) -> PromptMeta:
 
 
 def _content_hash(source: str, meta: PromptMeta) -> str:
-    """The version's hash: its text, and the JSON Schema of its ``response_format``, which
-    may live in a file beside it (editing that file changes what the prompt asks for)."""
+    """The version's hash: its text, and what its ``response_format`` and ``tools`` ask
+    for, which may live in files beside it (editing one changes what the prompt asks)."""
     content = source
-    if "response_format" in meta.params:
-        content += "\n" + json.dumps(meta.params["response_format"], sort_keys=True)
+    for key in _FILE_PARAMS:
+        if key in meta.params:
+            content += "\n" + json.dumps(meta.params[key], sort_keys=True)
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
 
 
+#: Request parameters front matter declares by their own keys (possibly from a file).
+_FILE_PARAMS = ("response_format", "tools", "tool_choice")
+
+
 def _params(data: Mapping[str, Any], where: Where) -> dict[str, Any]:
-    """``params``, with ``response_format`` (:mod:`promptkit.define.structured`) added."""
+    """``params``, with ``response_format`` (:mod:`promptkit.define.structured`) and
+    ``tools``/``tool_choice`` (:mod:`promptkit.define.tools`) added."""
     params = request_params(data.get("params"), where.at("params"))
     family = Path(where.path).parent.name if where.path else "response"
-    structured = response_format(
-        data.get("response_format"), where.at("response_format"), family=family
-    )
-    if structured is None:
-        return params
-    if "response_format" in params:
-        raise where.at("response_format").fail(
-            "response_format is given twice (front matter and params)", hint="keep one"
-        )
-    return {**params, "response_format": structured}
+    functions = tools(data.get("tools"), where.at("tools"))
+    declared = {
+        "response_format": response_format(
+            data.get("response_format"), where.at("response_format"), family=family
+        ),
+        "tools": functions,
+        "tool_choice": tool_choice(data.get("tool_choice"), functions, where.at("tool_choice")),
+    }
+    for key, value in declared.items():
+        if value is None:
+            continue
+        if key in params:
+            raise where.at(key).fail(
+                f"{key} is given twice (front matter and params)", hint="keep one"
+            )
+        params[key] = value
+    return params
 
 
 class PromptLibrary:

@@ -24,7 +24,7 @@ from promptkit.define.files import is_file, load_json, read_text
 from promptkit.define.validate import Where, known_keys, mapping, string
 from promptkit.errors import PromptError
 
-__all__ = ["response_format", "response_schema"]
+__all__ = ["check_schema", "response_format", "response_schema"]
 
 _KEYS = ("schema", "name")
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -67,11 +67,12 @@ def _schema(value: Any, where: Where) -> dict[str, Any]:
             )
         value = load_json(read_text(path, error=PromptError), path=path, error=PromptError)
     document = mapping(value, where, what="a JSON Schema object")
-    _check_schema(document, where)
+    check_schema(document, where)
     return document
 
 
-def _check_schema(document: dict[str, Any], where: Where) -> None:
+def check_schema(document: dict[str, Any], where: Where) -> None:
+    """Refuse a document that is not a valid JSON Schema (one line naming where)."""
     import jsonschema
 
     validator = jsonschema.validators.validator_for(document)

@@ -8,13 +8,14 @@ a prefix no entry point claims goes to the catch-all ``*``: litellm.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from promptkit.define.prompts import Message
 from promptkit.define.validate import Where, known_keys
-from promptkit.errors import ProviderConfigError
+from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.plugins import PluginGroup
 from promptkit.redact import remember_environment, remember_options
 
@@ -24,6 +25,7 @@ __all__ = [
     "Completion",
     "Provider",
     "Request",
+    "ToolCall",
     "check_model_entry",
     "estimate_text_tokens",
     "get_provider",
@@ -33,6 +35,7 @@ __all__ = [
     "register_provider",
     "sample_seed",
     "split_model_name",
+    "tool_calls_from_openai",
 ]
 
 #: Model-entry keys the runner reads for every provider, whatever its own options.
@@ -100,6 +103,66 @@ class Request:
         return [m.to_dict() for m in self.messages]
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call a model proposed (promptkit never runs it)."""
+
+    name: str
+    #: The arguments as the model wrote them (JSON text, usually an object).
+    raw_arguments: str
+    #: ``raw_arguments`` parsed; ``None`` when they are not JSON (the scorer says so).
+    arguments: Any = None
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "raw_arguments": self.raw_arguments,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
+        return cls(
+            name=str(data["name"]),
+            raw_arguments=str(data.get("raw_arguments") or ""),
+            arguments=data.get("arguments"),
+            id=data.get("id"),
+        )
+
+    @classmethod
+    def parsed(cls, name: str, raw_arguments: str, id: str | None = None) -> ToolCall:
+        try:
+            arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
+        except ValueError:
+            arguments = None
+        return cls(name=name, raw_arguments=raw_arguments, arguments=arguments, id=id)
+
+
+def tool_calls_from_openai(items: Any) -> tuple[ToolCall, ...]:
+    """The calls of an OpenAI-style ``message.tool_calls`` list (dicts or SDK objects).
+
+    A call without a function name is a garbled reply, not an answer: ProviderError.
+    """
+    calls = []
+    for item in items or ():
+        function = _field(item, "function")
+        name = _field(function, "name")
+        if not isinstance(name, str) or not name:
+            raise ProviderError("malformed reply: a tool call without a function name")
+        arguments = _field(function, "arguments")
+        if not isinstance(arguments, str):  # some servers send the object itself
+            arguments = json.dumps(arguments if arguments is not None else {})
+        call_id = _field(item, "id")
+        calls.append(ToolCall.parsed(name, arguments, str(call_id) if call_id else None))
+    return tuple(calls)
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
 @dataclass
 class Completion:
     text: str
@@ -115,6 +178,8 @@ class Completion:
     #: snapshot behind an alias; and its ``system_fingerprint`` (the serving build) where given.
     reported_model: str | None = None
     system_fingerprint: str | None = None
+    #: The function calls the model proposed (``tools`` in the request), in its order.
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class Provider(abc.ABC):

@@ -22,6 +22,7 @@ from promptkit.providers.base import (
     provider_prefixes,
     register_provider,
     split_model_name,
+    tool_calls_from_openai,
 )
 from promptkit.providers.http import (
     ENDPOINT_OPTIONS,
@@ -121,6 +122,7 @@ class LitellmProvider(Provider):
             finish_reason=choice.finish_reason,
             reported_model=getattr(response, "model", None) or None,
             system_fingerprint=getattr(response, "system_fingerprint", None) or None,
+            tool_calls=tool_calls_from_openai(getattr(choice.message, "tool_calls", None)),
         )
 
 

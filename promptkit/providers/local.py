@@ -37,6 +37,7 @@ from promptkit.define.structured import response_schema
 from promptkit.define.validate import Where, positive_int
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
+from promptkit.providers.local_tools import call_schema, read_tool_calls, with_tools
 
 __all__ = ["LocalProvider", "resolve_gguf", "smollm2_path"]
 
@@ -113,7 +114,9 @@ class LocalProvider(Provider):
     # llama.cpp already uses every core for one request; more in flight only queue.
     default_concurrency = 1
     option_keys = ("n_ctx", "n_threads")
-    known_params = frozenset({*_SAMPLING_PARAMS, "max_tokens", "response_format"})
+    known_params = frozenset(
+        {*_SAMPLING_PARAMS, "max_tokens", "response_format", "tools", "tool_choice"}
+    )
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
@@ -134,7 +137,7 @@ class LocalProvider(Provider):
     def _generate(self, request: Request) -> Completion:
         llm = _load(self.path, self.n_ctx, self.n_threads)
         with _generation_lock(llm):
-            tokens = prompt_tokens(llm, request.messages)
+            tokens = prompt_tokens(llm, with_tools(request.messages, request.params))
             if len(tokens) >= self.n_ctx:
                 raise ProviderError(
                     f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx}"
@@ -143,8 +146,10 @@ class LocalProvider(Provider):
             out = llm.create_completion(prompt=tokens, **self._arguments(request))
             latency = time.perf_counter() - started
         choice = out["choices"][0]
+        text, calls = read_tool_calls(choice["text"], request.params)
         return Completion(
-            text=choice["text"],
+            text=text,
+            tool_calls=calls,
             prompt_tokens=len(tokens),
             completion_tokens=int(out["usage"]["completion_tokens"]),
             latency_s=latency,
@@ -159,10 +164,21 @@ class LocalProvider(Provider):
         args["max_tokens"] = int(params.get("max_tokens", 256))
         # Repeats must be independent samples, so each repeat gets its own seed.
         args["seed"] = sample_seed(request.seed, request.repeat)
-        schema = response_schema(params)
+        schema = _constraint(params)
         if schema is not None:  # constrained decoding: only JSON the schema allows
             args["grammar"] = _grammar(json.dumps(schema, sort_keys=True))
         return args
+
+
+def _constraint(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The schema the reply must follow: a forced tool call's, or the response_format's."""
+    forced, structured = call_schema(params), response_schema(params)
+    if forced is not None and structured is not None:
+        raise ProviderError(
+            "local/ cannot force a tool call and a response_format in one reply: "
+            "drop one, or set tool_choice: auto"
+        )
+    return forced if forced is not None else structured
 
 
 @cache

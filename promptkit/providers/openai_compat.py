@@ -25,7 +25,14 @@ from urllib.parse import urlsplit
 
 from promptkit.define.validate import Where
 from promptkit.errors import ProviderConfigError, ProviderError
-from promptkit.providers.base import CHAT_PARAMS, Completion, Provider, Request, register_provider
+from promptkit.providers.base import (
+    CHAT_PARAMS,
+    Completion,
+    Provider,
+    Request,
+    register_provider,
+    tool_calls_from_openai,
+)
 from promptkit.providers.http import (
     ENDPOINT_OPTIONS,
     check_endpoint_options,
@@ -160,6 +167,7 @@ def _completion(payload: bytes, latency: float) -> Completion:
         data = json.loads(payload)
         choice = data["choices"][0]
         text = choice["message"].get("content") or ""
+        tool_calls = tool_calls_from_openai(choice["message"].get("tool_calls"))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         # A cut-off or garbled body is usually a transient fault of the server or a proxy.
         snippet = clip(payload[:8192].decode("utf-8", "replace"), 80)
@@ -176,6 +184,7 @@ def _completion(payload: bytes, latency: float) -> Completion:
         finish_reason=choice.get("finish_reason"),
         reported_model=_text_or_none(data.get("model")),
         system_fingerprint=_text_or_none(data.get("system_fingerprint")),
+        tool_calls=tool_calls,
     )
 
 

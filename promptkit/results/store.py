@@ -98,6 +98,7 @@ class JournalRow(_CaseRow, total=False):
     label_probs: dict[str, float] | None
     reported_model: str | None  # the reply's ``model``: what answered, as the endpoint says
     system_fingerprint: str | None
+    tool_calls: list[dict[str, Any]]  # the calls the model proposed: id, name, arguments, raw
     scorer_tokens: int
     scorer_cost: float
     attempts: int

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from promptkit.providers.base import Completion, Request
+from promptkit.providers.base import Completion, Request, ToolCall
 
 __all__ = ["ResponseCache", "cache_key"]
 
@@ -106,7 +106,8 @@ class ResponseCache:
                 return None
             text = row[0]
         data: dict[str, Any] = json.loads(text)
-        return Completion(**data, cached=True)
+        calls = tuple(ToolCall.from_dict(call) for call in data.pop("tool_calls", ()))
+        return Completion(**data, tool_calls=calls, cached=True)
 
     def put(self, key: str, model: str, completion: Completion) -> None:
         data = {
@@ -119,6 +120,8 @@ class ResponseCache:
         }
         if completion.label_probs is not None:  # hf/ likelihood scoring
             data["label_probs"] = completion.label_probs
+        if completion.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in completion.tool_calls]
         for name in ("reported_model", "system_fingerprint"):  # drift checks read them back
             if getattr(completion, name) is not None:
                 data[name] = getattr(completion, name)

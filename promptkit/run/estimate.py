@@ -9,6 +9,7 @@ from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Request
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import Planner, estimate_tokens
+from promptkit.run.preflight import refuse_unhonoured
 from promptkit.run.pricing import Budget, PriceBook
 from promptkit.suite import Suite
 
@@ -36,6 +37,7 @@ def dry_run(
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()
+    refuse_unhonoured(suite)  # a response_format or tools the model would ignore
     # The caller looks the cache up exactly as a run would; it never sends anything.
     caller = Caller(suite, settings, Budget(None), root)
     tally = _DryTally()

@@ -26,7 +26,19 @@ from promptkit.errors import BadInput, PromptError, SuiteError
 from promptkit.providers.base import known_params
 from promptkit.suite import ModelSpec, Suite
 
-__all__ = ["enforce", "preflight", "unknown_params", "unreachable_references"]
+__all__ = [
+    "FEATURE_PARAMS",
+    "enforce",
+    "preflight",
+    "refuse_unhonoured",
+    "unhonoured_features",
+    "unknown_params",
+    "unreachable_references",
+]
+
+#: Parameters that change what a reply is (JSON by a schema, tool calls): a provider that
+#: ignored one would measure another task, so they are refused, not warned about.
+FEATURE_PARAMS = ("response_format", "tools", "tool_choice")
 
 
 def preflight(suite: Suite) -> list[BadInput]:
@@ -67,7 +79,7 @@ def unknown_params(suite: Suite) -> list[BadInput]:
         if known is None:
             continue
         for name, where in sources:
-            if name in known:
+            if name in known or name in FEATURE_PARAMS:  # refused by unhonoured_features
                 continue
             entry = found.setdefault((where.path, where.key), _Unknown(where))
             entry.models.append(model.name)
@@ -86,12 +98,37 @@ def _known_names(model: ModelSpec) -> frozenset[str] | None:
 def _param_sources(suite: Suite, model: ModelSpec) -> Iterator[tuple[str, Where]]:
     """Each parameter name this model is sent, and where it was written."""
     for prompt in suite.prompts:
-        place = Where(prompt.path, "params", prompt.meta.lines, PromptError)
-        yield from ((name, place.at(name)) for name in prompt.meta.params)
+        top = Where(prompt.path, "", prompt.meta.lines, PromptError)
+        place = top.at("params")
+        for name in prompt.meta.params:  # features have front matter keys of their own
+            declared = name in FEATURE_PARAMS and name in prompt.meta.lines
+            yield name, top.at(name) if declared else place.at(name)
     yield from ((name, suite.where("params").at(name)) for name in suite.params)
     if model.key:
         place = suite.where(model.key).at("params")
         yield from ((name, place.at(name)) for name in model.options.get("params") or {})
+
+
+def unhonoured_features(suite: Suite) -> list[BadInput]:
+    """``response_format``/``tools`` sent to a model whose provider cannot honour them."""
+    found: list[BadInput] = []
+    for model in suite.models:
+        sources = [(n, w) for n, w in _param_sources(suite, model) if n in FEATURE_PARAMS]
+        known = _known_names(model) if sources else None
+        found += [
+            where.fail(
+                f"{model.name} cannot honour {name}: its provider would ignore it",
+                hint=f"use local/, oai/ or a litellm model that supports {name}, or drop it",
+            )
+            for name, where in sources
+            if known is not None and name not in known
+        ]
+    return found
+
+
+def refuse_unhonoured(suite: Suite) -> None:
+    """Raise the first :func:`unhonoured_features` finding: such a run measures nothing."""
+    enforce(unhonoured_features(suite))
 
 
 def _unknown_param_error(unknown: _Unknown) -> BadInput:

@@ -22,6 +22,7 @@ from typing import Any
 
 from promptkit.define.parsers import Parsed, Parser, make_parser
 from promptkit.define.structured import response_schema
+from promptkit.define.tools import tool_schemas
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Request
@@ -30,6 +31,7 @@ from promptkit.results.store import JournalRow, RunStore, RunWriter, finished_ca
 from promptkit.results.summary import VariantSummary
 from promptkit.run.caller import Caller, RunOptions, with_api_base
 from promptkit.run.plan import CasePlan, Planner
+from promptkit.run.preflight import refuse_unhonoured
 from promptkit.run.pricing import Budget, BudgetReached, PriceBook
 from promptkit.scorers import Case
 from promptkit.suite import Suite
@@ -167,11 +169,12 @@ class _Execution:
             parse_error=parsed.error,
             parse_note=parsed.note,
             response_schema=response_schema(plan.request.params),
+            tool_schemas=tool_schemas(plan.request.params),
             call=call,
             inputs={v: plan.row.data[c] for v, c in self.suite.inputs.items()},
         )
         scores, labels, explanations, details, error = await self._apply_scorers(case)
-        return {
+        scored: JournalRow = {
             **row,
             "output": completion.text,
             "parsed": parsed.value,
@@ -194,6 +197,9 @@ class _Execution:
             "scorer_tokens": int(usage["scorer_tokens"]),
             "scorer_cost": usage["scorer_cost"],
         }
+        if completion.tool_calls:  # only then: journals of text replies stay lean
+            scored["tool_calls"] = [call.to_dict() for call in completion.tool_calls]
+        return scored
 
     async def _apply_scorers(
         self, case: Case
@@ -248,6 +254,7 @@ async def run_suite_async(
     suite = with_api_base(suite, settings.api_base)
     planner = Planner(suite, limit=settings.limit)
     planner.check_renders()  # template errors stop the run before any model is called
+    refuse_unhonoured(suite)  # so does a response_format or tools a model would ignore
     budget = Budget(settings.max_cost)
     caller = Caller(suite, settings, budget, root)
     try:

@@ -65,6 +65,8 @@ class Case:
     parse_note: str | None = None
     #: The JSON Schema the prompt's ``response_format`` asked for, if any.
     response_schema: Mapping[str, Any] | None = None
+    #: The parameter schema of each tool the prompt declared, by function name.
+    tool_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Sends a model request through the run's machinery (concurrency, timeout and,
     #: where the runner has them, cache and retries) and counts its tokens and cost
     #: on this case's row. An LLM judge calls models through it.
