@@ -54,6 +54,7 @@ class Faults:
     reply_prefix: str = ""  # put before the echoed text, to tell answers apart
     reported_model: str = ""  # the reply's "model" ("": the requested one, as most servers do)
     system_fingerprint: str = ""  # sent as "system_fingerprint" when set
+    tool_calls: str = ""  # JSON of a message's "tool_calls" list: the reply proposes them
     seed: int = 0
 
     def pick(self, rng: random.Random) -> str:
@@ -93,6 +94,13 @@ def _case_of(body: dict[str, Any]) -> str:
 def _reply(body: dict[str, Any], text: str, faults: Faults) -> bytes:
     prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
     fingerprint = {"system_fingerprint": faults.system_fingerprint}
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if faults.tool_calls:  # as OpenAI answers a call: no content, the calls instead
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": json.loads(faults.tool_calls),
+        }
     return json.dumps(
         {
             "id": "chatcmpl-fake",
@@ -103,8 +111,8 @@ def _reply(body: dict[str, Any], text: str, faults: Faults) -> bytes:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": "tool_calls" if faults.tool_calls else "stop",
                 }
             ],
             "usage": {
@@ -142,6 +150,8 @@ async def _answer(request: web.Request, state: _State) -> web.StreamResponse:
             "case": _case_of(body),
             "seed": body.get("seed"),
             "response_format": body.get("response_format"),
+            "tools": body.get("tools"),
+            "tool_choice": body.get("tool_choice"),
             "outcome": outcome,
         }
     )

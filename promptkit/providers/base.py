@@ -134,7 +134,8 @@ class ToolCall:
     @classmethod
     def parsed(cls, name: str, raw_arguments: str, id: str | None = None) -> ToolCall:
         try:
-            arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
+            # strict=False: a grammar-constrained model may put raw newlines into a string
+            arguments = json.loads(raw_arguments, strict=False) if raw_arguments.strip() else {}
         except ValueError:
             arguments = None
         return cls(name=name, raw_arguments=raw_arguments, arguments=arguments, id=id)

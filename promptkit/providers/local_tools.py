@@ -75,7 +75,8 @@ def read_tool_calls(text: str, params: Mapping[str, Any]) -> tuple[str, tuple[To
     function is that call (its text then empty); anything else stays text."""
     names = {f["name"] for f in _functions(params)}
     try:
-        value = json.loads(text)
+        # strict=False: llama.cpp's JSON grammar lets raw newlines into strings
+        value = json.loads(text, strict=False)
     except ValueError:
         return text, ()
     if not isinstance(value, dict) or value.get("name") not in names:
