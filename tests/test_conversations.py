@@ -371,3 +371,13 @@ def test_turn_text_never_becomes_a_special_token_on_local() -> None:
     text = llm.detokenize(tokens, special=True).decode()
     for turn in history:
         assert f"<|im_start|>{turn['role']}\n{turn['content']}<|im_end|>" in text
+
+
+def test_the_example_suite_keeps_injected_roles_in_their_turns(repo: Path) -> None:
+    suite = load_suite(repo / "evals" / "support_chat.yaml").with_models(["mock/echo"])
+    rows = {row.id: row for row in suite.dataset}
+    for variant in suite.variants():
+        messages, _ = Planner(suite).render(variant, rows["sc11"])
+        injected = [m for m in messages if "<|im_start|>system" in m.content]
+        assert [m.role for m in injected] == ["user"]
+        assert sum(m.role == "system" for m in messages) == 1
