@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.conversations import ConversationSpec, conversation_spec, read_conversations
 from promptkit.define.datasets import Dataset, load_dataset
 from promptkit.define.files import is_dir, is_file, parse_yaml, read_python_source, read_text
 from promptkit.define.prompts import Prompt, PromptLibrary
@@ -43,6 +44,7 @@ SUITE_KEYS = {
     "description": "what the suite measures",
     "dataset": "the rows to score: a path, or {path, id}",
     "inputs": "dataset columns passed to the template: a list, or {variable: column}",
+    "conversation": "a column of {role, content} turns: COLUMN, or {column, roles}",
     "reference": "the column holding the expected answer",
     "examples": "the few-shot example pool: a path, or {path, id}",
     "prompts": "prompt references, e.g. [sentiment@v1, sentiment@v2]",
@@ -117,6 +119,7 @@ class Suite:
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
     library: PromptLibrary | None = None
+    conversation: ConversationSpec | None = None
     #: The suite file's line of each key path (``models[2].params``), for messages.
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -194,13 +197,17 @@ class _Builder:
                 raise self.error(key, f"missing key {key!r}", f"{key}: {SUITE_KEYS[key]}")
         self._load_scorer_files()
         dataset = self._dataset("dataset")
-        inputs = self._inputs()
+        conversation = self._conversation()
+        inputs = self._inputs(conversation)
         reference = self._optional_str("reference")
         pool = self._dataset("examples") if "examples" in self.data else None
         needed = [*inputs.values(), *([reference] if reference else [])]
         dataset.require_columns(needed, needed_by=f"suite {self.path}")
         if pool is not None:
             pool.require_columns(needed, needed_by=f"suite {self.path} (example pool)")
+        if conversation is not None:  # every turn checked, and parsed, before any call
+            dataset = read_conversations(dataset, conversation)
+            pool = read_conversations(pool, conversation) if pool is not None else None
         library = self._library()
         shots = self._shots(pool)
         suite = Suite(
@@ -227,6 +234,7 @@ class _Builder:
             prices=self._prices(),
             raw=self.data,
             library=library,
+            conversation=conversation,
             lines=self.lines,
         )
         for bound in suite.scorers:  # e.g. a judge's human verdicts, before any call
@@ -260,8 +268,28 @@ class _Builder:
             column = string(column, where.at("id"), what="a column name")
         return load_dataset(self.resolve(path), id_column=column)
 
-    def _inputs(self) -> dict[str, str]:
+    def _conversation(self) -> ConversationSpec | None:
+        value = self.data.get("conversation")
+        return None if value is None else conversation_spec(value, self.where("conversation"))
+
+    def _inputs(self, conversation: ConversationSpec | None) -> dict[str, str]:
+        """The inputs; a conversation column reaches the template under its own name
+        unless ``inputs`` maps it to another."""
         spec, where = self.data.get("inputs"), self.where("inputs")
+        if spec is None and conversation is not None:
+            return {conversation.column: conversation.column}
+        inputs = self._input_columns(spec, where)
+        column = conversation.column if conversation else None
+        if column is not None and column not in inputs.values():
+            if column in inputs:
+                raise where.fail(
+                    f"input {column!r} maps another column, not the conversation",
+                    f"map the conversation yourself: inputs: {{VARIABLE: {column}}}",
+                )
+            inputs[column] = column
+        return inputs
+
+    def _input_columns(self, spec: Any, where: Where) -> dict[str, str]:
         if spec is None:
             raise self.error("inputs", "missing key 'inputs'", f"inputs: {SUITE_KEYS['inputs']}")
         if isinstance(spec, dict):

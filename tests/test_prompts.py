@@ -145,6 +145,9 @@ def test_declared_input_missing(library: PromptLibrary) -> None:
 def test_shipped_prompts_render(repo: Path) -> None:
     library = PromptLibrary(repo / "prompts")
     assert {"sentiment", "intent", "rating"} <= set(library.families())
+    chat = [{"role": "user", "content": "sample"}]  # for a column placed as a conversation
     for prompt in library:
         variables = {name: "sample" for name in prompt.meta.inputs}
+        if "{% conversation history %}" in prompt.source:
+            variables["history"] = chat
         assert prompt.render(variables)[-1].role == "user"

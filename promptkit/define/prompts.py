@@ -25,6 +25,7 @@ import jinja2.meta
 from jinja2 import nodes
 from jinja2.ext import Extension
 
+from promptkit.define.conversations import ConversationExtension
 from promptkit.define.files import is_dir, parse_yaml, read_text
 from promptkit.define.limits import (
     RenderLimitExceeded,
@@ -93,6 +94,14 @@ _COLLECTOR: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
 )
 
 
+def current_collector() -> _Collector:
+    """The messages of the render in progress; ``{% conversation %}`` appends to it too."""
+    collector = _COLLECTOR.get()
+    if collector is None:
+        raise RuntimeError("message blocks render only through Prompt.render")
+    return collector
+
+
 class MessageExtension(Extension):
     """``{% message "user" %}...{% endmessage %}`` appends one chat message."""
 
@@ -112,9 +121,7 @@ class MessageExtension(Extension):
         return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
 
     def _emit(self, role: str, caller: Any) -> str:
-        collector = _COLLECTOR.get()
-        if collector is None:
-            raise RuntimeError("message blocks render only through Prompt.render")
+        collector = current_collector()
         if collector.depth:
             raise jinja2.TemplateRuntimeError("a {% message %} block cannot contain another")
         collector.depth += 1
@@ -128,7 +135,7 @@ class MessageExtension(Extension):
 
 def _environment() -> LimitedSandbox:
     return LimitedSandbox(
-        extensions=[MessageExtension],
+        extensions=[MessageExtension, ConversationExtension],
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         trim_blocks=True,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.ci.baseline import BaselineLink, PairResult, load_outcome
+from promptkit.define.conversations import looks_like_turns, transcript
 from promptkit.define.files import read_text
 from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput, PromptError, PromptkitError
@@ -447,9 +448,14 @@ def _cell(record: JournalRow) -> list[Any]:
 def _input_text(inputs: Any) -> str:
     if isinstance(inputs, Mapping):
         if len(inputs) == 1:
-            return _as_text(next(iter(inputs.values())))
-        return "\n".join(f"{k}: {_as_text(v)}" for k, v in inputs.items())
-    return _as_text(inputs)
+            return _input_value(next(iter(inputs.values())))
+        return "\n".join(f"{k}: {_input_value(v)}" for k, v in inputs.items())
+    return _input_value(inputs)
+
+
+def _input_value(value: Any) -> str:
+    """A conversation reads as its transcript, one turn a line."""
+    return transcript(value) if looks_like_turns(value) else _as_text(value)
 
 
 def run_facts(content: RunContent) -> list[tuple[str, str]]:
