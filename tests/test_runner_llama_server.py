@@ -4,6 +4,7 @@ and through the lean path (``oai/<alias>``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -153,3 +154,35 @@ def test_cli_reaches_the_server_with_api_base(cli: Any, llama_server: str, repo:
     )
     assert code == 0, err
     assert f"oai/{ALIAS}" in out and "2 cases, 0 errors" in out
+
+
+@pytest.mark.parametrize("prefix", ["oai", "openai"])
+def test_tools_reach_the_real_server_and_its_calls_come_back(
+    llama_server: str, tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    lookup = {
+        "name": "lookup_order",
+        "parameters": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "maxLength": 8}},
+            "required": ["order_id"],
+        },
+    }
+    prompt = tmp_path / "prompts" / "orders" / "v1.jinja"
+    prompt.parent.mkdir(parents=True)
+    prompt.write_text(
+        f"---\ninputs: [text]\nparams: {{max_tokens: 40, temperature: 0}}\n"
+        f"tools: [{json.dumps(lookup)}]\ntool_choice: lookup_order\n---\n"
+        '{% message "user" %}{{ text }}{% endmessage %}\n'
+    )
+    (tmp_path / "rows.jsonl").write_text('{"id": "r0", "text": "Where is order A-1?"}\n')
+    (tmp_path / "s.yaml").write_text(
+        "dataset: {path: rows.jsonl, id: id}\ninputs: [text]\nprompts: [orders@v1]\n"
+        f"models: [{prefix}/{ALIAS}]\nscorers: [{{tool_call: {{column: id}}}}]\n"
+    )
+    result = evaluate(tmp_path / "s.yaml", RunOptions(api_base=llama_server, cache=False))
+    row = json.loads((result.path / "journal.jsonl").read_text().splitlines()[0])
+    # the server honoured the named tool_choice: it answered with that call, no text
+    assert row["error"] is None and [c["name"] for c in row["tool_calls"]] == ["lookup_order"]
+    assert isinstance(row["tool_calls"][0]["arguments"], dict)
