@@ -165,6 +165,34 @@ def render_prompt(
     prompts_dir: str | Path = "prompts",
 ) -> list[Message]:
     """The messages ``ref`` produces, from explicit variables or a suite's row and pool."""
+    messages, _ = _render(ref, variables, suite, row, shots, prompts_dir)
+    return messages
+
+
+def render_request(
+    ref: str,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    suite: str | Path | None = None,
+    row: str | None = None,
+    shots: int = 0,
+    prompts_dir: str | Path = "prompts",
+) -> dict[str, Any]:
+    """The request body as sent: ``messages`` and the parameters (``tools``,
+    ``tool_choice``, ``response_format``, sampling); with a suite, its and the first
+    model's parameters too."""
+    messages, params = _render(ref, variables, suite, row, shots, prompts_dir)
+    return {"messages": [m.to_dict() for m in messages], **params}
+
+
+def _render(
+    ref: str,
+    variables: Mapping[str, Any] | None,
+    suite: str | Path | None,
+    row: str | None,
+    shots: int,
+    prompts_dir: str | Path,
+) -> tuple[list[Message], dict[str, Any]]:
     if suite is None:
         if shots:
             raise BadInput("shots need a suite", hint="the suite names the example pool")
@@ -176,7 +204,7 @@ def render_prompt(
                 path=prompt.path,
                 hint=f"pass --var {missing[0]}=VALUE, or --suite to take a dataset row",
             )
-        return prompt.render(dict(variables or {}))
+        return prompt.render(dict(variables or {})), dict(prompt.meta.params)
     loaded = load_suite(suite).with_prompts([ref])
     chosen = _find_row(loaded, row)
     variant = Variant(loaded.prompts[0], loaded.models[0], shots)
@@ -189,8 +217,9 @@ def render_prompt(
         # A --var the suite does not map is a variable of its own, not a missing input.
         extra = {name: name for name in variables if name not in loaded.inputs}
         loaded = replace(loaded, inputs={**loaded.inputs, **extra})
-    messages, _ = Planner(loaded).render(variant, chosen)
-    return messages
+    planner = Planner(loaded)
+    messages, _ = planner.render(variant, chosen)
+    return messages, dict(planner.params(variant))
 
 
 def _find_row(suite: Suite, row: str | None) -> Row:

@@ -302,3 +302,24 @@ def test_local_forced_calls_follow_the_tools_schema(tmp_path: Path) -> None:
         # which function the tiny model picks is quality; its arguments always fit the schema
         named_right = row["tool_calls"][0]["name"] == row["expected"][0]["name"]
         assert row["scores"]["tool_call"] == (1.0 if named_right else 0.0)
+
+
+def test_render_request_prints_tools_and_response_format_as_sent(tmp_path: Path, cli: Any) -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    front = f"tools: [{json.dumps(LOOKUP)}]\ntool_choice: required\n"
+    _prompt(tmp_path, front + f"response_format: {{schema: {json.dumps(schema)}}}\n")
+    code, out, err = cli(
+        "render",
+        "orders@v1",
+        "--var",
+        "text=hi",
+        "--request",
+        "--prompts-dir",
+        str(tmp_path / "prompts"),
+    )
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["messages"] == [{"role": "user", "content": "hi"}]
+    assert sent["tools"] == [{"type": "function", "function": LOOKUP}]
+    assert sent["tool_choice"] == "required"
+    assert sent["response_format"]["json_schema"]["schema"] == schema

@@ -27,6 +27,12 @@ from promptkit.cli.options import parse_vars
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
 @click.option(
+    "--request",
+    "as_request",
+    is_flag=True,
+    help="Print the request as sent, as JSON: messages, tools, tool_choice, response_format.",
+)
+@click.option(
     "--prompts-dir",
     default="prompts",
     show_default=True,
@@ -39,11 +45,23 @@ def command(
     row: str | None,
     shots: int,
     as_json: bool,
+    as_request: bool,
     prompts_dir: str,
 ) -> int:
     """Print REF's messages exactly as the model receives them, e.g. sentiment@v2."""
-    from promptkit.api import render_prompt
+    from promptkit.api import render_prompt, render_request
 
+    if as_request:
+        request = render_request(
+            ref,
+            variables=parse_vars(variables),
+            suite=suite_path,
+            row=row,
+            shots=shots,
+            prompts_dir=prompts_dir,
+        )
+        click.echo(json.dumps(request, ensure_ascii=False, indent=2))
+        return 0
     messages = render_prompt(
         ref,
         variables=parse_vars(variables),

@@ -25,6 +25,7 @@ from jinja2.ext import Extension
 
 from promptkit.define.datasets import Dataset, Row
 from promptkit.define.files import load_json
+from promptkit.define.messages import Message, current_collector
 from promptkit.define.validate import Where, known_keys, string, string_list
 from promptkit.errors import BadInput, DatasetError, PromptError
 
@@ -219,9 +220,6 @@ class ConversationExtension(Extension):
         return nodes.ExprStmt(self.call_method("_place", [value, *where])).set_lineno(lineno)
 
     def _place(self, value: Any, path: str | None, line: int) -> str:
-        # Imported here: prompts.py registers this extension, so it imports this module.
-        from promptkit.define.prompts import Message, current_collector
-
         collector = current_collector()
         if collector.depth:  # a macro holding the tag, called inside a message block
             raise PromptError(

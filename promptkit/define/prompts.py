@@ -10,7 +10,6 @@ Jinja syntax inside their values stays literal text.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import re
@@ -33,6 +32,7 @@ from promptkit.define.limits import (
     check_request_size,
     render_budget,
 )
+from promptkit.define.messages import _COLLECTOR, Message, _Collector, current_collector
 from promptkit.define.parsers import parser_spec
 from promptkit.define.sandbox import LimitedSandbox
 from promptkit.define.shots import read_shots
@@ -72,34 +72,6 @@ FRONT_MATTER_KEYS = (
 )
 _REF = re.compile(r"^(?P<family>[A-Za-z0-9_\-]+)(?:@v(?P<version>\d+))?$")
 _VERSION_FILE = re.compile(r"^v(\d+)\.jinja$")
-
-
-@dataclass(frozen=True)
-class Message:
-    role: str
-    content: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
-
-
-@dataclass
-class _Collector:
-    messages: list[Message] = field(default_factory=list)
-    depth: int = 0
-
-
-_COLLECTOR: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
-    "promptkit_messages", default=None
-)
-
-
-def current_collector() -> _Collector:
-    """The messages of the render in progress; ``{% conversation %}`` appends to it too."""
-    collector = _COLLECTOR.get()
-    if collector is None:
-        raise RuntimeError("message blocks render only through Prompt.render")
-    return collector
 
 
 class MessageExtension(Extension):
