@@ -323,3 +323,20 @@ def test_render_request_prints_tools_and_response_format_as_sent(tmp_path: Path,
     assert sent["tools"] == [{"type": "function", "function": LOOKUP}]
     assert sent["tool_choice"] == "required"
     assert sent["response_format"]["json_schema"]["schema"] == schema
+
+
+def test_the_html_report_shows_proposed_calls_as_data(tmp_path: Path) -> None:
+    from promptkit import html_report, register_mock
+    from tests.test_report_html import elements, embedded_data
+
+    hostile = '{"order_id": "<script>window.__pwned=1</script>"}'
+    register_mock(
+        "caller", lambda r: Completion("", tool_calls=(ToolCall.parsed("lookup_order", hostile),))
+    )
+    _prompt(tmp_path, f"tools: [{json.dumps(LOOKUP)}]\n")
+    run = evaluate(_suite(tmp_path, "mock/caller", "[tool_call]", [ROW]))
+    page = html_report(run.path)
+    assert "<script>window.__pwned" not in page
+    assert [tag for tag, _ in elements(page)].count("script") == 2  # the page's own only
+    outputs = [cell[0] for row in embedded_data(page)["rows"] for cell in row[3] if cell]
+    assert outputs == [f"\u2192 lookup_order({hostile})"]

@@ -429,7 +429,7 @@ def row_table(content: RunContent) -> dict[str, Any]:
 
 def _cell(record: JournalRow) -> list[Any]:
     output = record.get("output")
-    output_text = "" if output is None else str(output)
+    output_text = _with_calls("" if output is None else str(output), record.get("tool_calls"))
     parsed = record.get("parsed")
     parsed_text = None if parsed is None else _as_text(parsed)
     if parsed_text == output_text.strip():
@@ -443,6 +443,16 @@ def _cell(record: JournalRow) -> list[Any]:
         1,  # repeats
         None if parse_error is None else str(parse_error),
     ]
+
+
+def _with_calls(text: str, calls: Any) -> str:
+    """The reply, then each function call it proposed, one a line: ``→ name({...})``."""
+    lines = [
+        f"\u2192 {call.get('name')}({call.get('raw_arguments', '')})"
+        for call in calls or ()
+        if isinstance(call, Mapping)
+    ]
+    return "\n".join([text, *lines] if text else lines)
 
 
 def _input_text(inputs: Any) -> str:
