@@ -186,3 +186,24 @@ def test_tools_reach_the_real_server_and_its_calls_come_back(
     # the server honoured the named tool_choice: it answered with that call, no text
     assert row["error"] is None and [c["name"] for c in row["tool_calls"]] == ["lookup_order"]
     assert isinstance(row["tool_calls"][0]["arguments"], dict)
+
+
+def test_a_response_format_reaches_the_real_server_in_its_own_form(
+    llama_server: str, repo: Path
+) -> None:
+    # llama-cpp-python's server refuses OpenAI's {type: json_schema}; schema_as says how
+    # it takes a schema, and its grammar then allows only conforming JSON
+    model = f"{{name: oai/{ALIAS}, schema_as: json_object}}"
+    suite = (
+        Path(repo / "evals" / "orders.yaml").read_text().replace("[local/smollm2]", f"[{model}]")
+    )
+    path = repo / "evals" / "_orders_server.yaml"
+    path.write_text(suite)
+    try:
+        options = RunOptions(api_base=llama_server, cache=False, limit=2)
+        result = evaluate(path, options, prompts=["order_extract@v2"])
+    finally:
+        path.unlink()
+    frame = load_run(result.run_id)
+    assert frame["error"].isna().all()
+    assert frame["score.json_schema"].tolist() == [1.0, 1.0]

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from promptkit.define.validate import Where
+from promptkit.define.structured import response_schema
+from promptkit.define.validate import Where, choice
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import (
     CHAT_PARAMS,
@@ -48,18 +49,23 @@ if TYPE_CHECKING:
 __all__ = ["OpenAICompatProvider"]
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
+#: How a server takes a JSON Schema: OpenAI's ``{type: json_schema, json_schema: {...}}``
+#: (the default) or ``{type: json_object, schema}`` (llama-cpp-python's server).
+SCHEMA_STYLES = ("json_schema", "json_object")
 
 
 class OpenAICompatProvider(Provider):
     # An HTTP endpoint serves many requests at once; the runner bounds this per model.
     default_concurrency = 64
-    option_keys = ENDPOINT_OPTIONS
+    option_keys = (*ENDPOINT_OPTIONS, "schema_as")
     # The servers this path is for (vLLM, llama.cpp, Ollama) also take these samplers.
     known_params = CHAT_PARAMS | {"top_k", "min_p", "repetition_penalty", "repeat_penalty"}
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
         check_endpoint_options(options, where)
+        if options.get("schema_as") is not None:
+            choice(options["schema_as"], SCHEMA_STYLES, where.at("schema_as"))
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
@@ -102,6 +108,11 @@ class OpenAICompatProvider(Provider):
         }
         if request.seed is not None:
             body["seed"] = request_seed(request)
+        schema = response_schema(request.params)
+        if schema is not None and self.options.get("schema_as") == "json_object":
+            # llama-cpp-python's server takes a JSON Schema only this way (it refuses
+            # OpenAI's {type: json_schema} with a 500)
+            body["response_format"] = {"type": "json_object", "schema": schema}
         return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
     async def complete(self, request: Request) -> Completion:
