@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promptkit.advise import Advice, advise_run
-    from promptkit.api import PrResult, estimate, evaluate, evaluate_pr, render_prompt
+    from promptkit.api import (
+        PrResult,
+        estimate,
+        evaluate,
+        evaluate_pr,
+        merge_runs,
+        render_prompt,
+    )
     from promptkit.ci.baseline import (
         RunOutcome,
         load_outcome,
@@ -61,6 +68,7 @@ if TYPE_CHECKING:
     )
     from promptkit.run.estimate import DryRun
     from promptkit.run.runner import RunOptions, RunResult, run_suite, run_suite_async
+    from promptkit.run.shards import Shard, parse_shard
     from promptkit.scorers import Case, Score, ScorerSetup, scorer, scorer_factory
     from promptkit.suite import Suite, Variant, load_suite
 
@@ -70,6 +78,9 @@ _EXPORTS = {
     "estimate": "promptkit.api",
     "evaluate": "promptkit.api",
     "evaluate_pr": "promptkit.api",
+    "merge_runs": "promptkit.api",
+    "Shard": "promptkit.run.shards",
+    "parse_shard": "promptkit.run.shards",
     "PrResult": "promptkit.api",
     "PullRequest": "promptkit.ci.pipeline",
     "Verdict": "promptkit.ci.pipeline",

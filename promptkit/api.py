@@ -11,7 +11,7 @@ from promptkit.ci.pipeline import GateRules, Verdict, prepare_pr
 from promptkit.define.datasets import Row
 from promptkit.define.prompts import Message, PromptLibrary
 from promptkit.errors import BadInput, PromptError
-from promptkit.paths import DEFAULT_ROOT
+from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.run.caller import RunOptions
 from promptkit.run.estimate import DryRun, dry_run
 from promptkit.run.plan import Planner
@@ -19,7 +19,7 @@ from promptkit.run.preflight import enforce, preflight
 from promptkit.run.runner import ProgressCallback, RunResult, run_suite
 from promptkit.suite import Suite, Variant, load_suite, select_suite
 
-__all__ = ["PrResult", "estimate", "evaluate", "evaluate_pr", "render_prompt"]
+__all__ = ["PrResult", "estimate", "evaluate", "evaluate_pr", "merge_runs", "render_prompt"]
 
 
 def evaluate(
@@ -116,9 +116,61 @@ def evaluate_pr(
         enforce(preflight(pr.suite))
     result = run_suite(pr.suite, options, root=pr.root, on_progress=on_progress)
     wants_report = bool(junit or markdown or step_summary or save_baseline)
-    verdict = pr.conclude(result.path, reread=wants_report)
+    sharded = options is not None and options.shard is not None
+    verdict = pr.conclude(result.path, reread=wants_report, shard=sharded)
     text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, pr.root)
     return PrResult(result, verdict, text)
+
+
+def merge_runs(
+    runs: Sequence[str | Path],
+    *,
+    cache: bool = True,
+    junit: str | Path | None = None,
+    markdown: str | Path | None = None,
+    step_summary: str | Path | None = None,
+    save_baseline: str | Path | None = None,
+    root: str | Path = DEFAULT_ROOT,
+) -> PrResult:
+    """Merge the shard runs ``runs`` (ids, run folders, or folders holding them) into one.
+
+    The merged run's summary, baseline comparison and gate (the rules the shards ran
+    with) are computed on all rows, as an unsharded run's would be. With ``cache``,
+    response caches found beside the shard runs join this project's cache. The CI
+    files are :func:`evaluate_pr`'s; the verdict is returned, never raised.
+    """
+    from promptkit.ci.baseline import LINK_FILE
+    from promptkit.ci.gate import GATE_RULES_FILE, GateSpec, load_gate_rules
+    from promptkit.ci.pipeline import conclude_run
+    from promptkit.results.merge import merge_shards
+    from promptkit.run.cache import ResponseCache
+    from promptkit.run.caller import default_cache_path
+
+    root = runs_root(root)
+    merged = merge_shards(runs, root, side_files=(LINK_FILE, GATE_RULES_FILE))
+    if cache and merged.caches:
+        target = ResponseCache(default_cache_path(root))
+        try:
+            for path in merged.caches:
+                target.absorb(path)
+        finally:
+            target.close()
+    spec = load_gate_rules(merged.folder) or GateSpec()
+    wants_report = bool(junit or markdown or step_summary or save_baseline)
+    verdict = conclude_run(merged.folder, spec, root, reread=True)
+    text = _write_ci_files(verdict, junit, markdown, step_summary, save_baseline, root)
+    figures = merged.figures
+    result = RunResult(
+        merged.folder.name,
+        merged.folder,
+        figures.summaries,
+        figures.errors,
+        figures.cases,
+        figures.stopped,
+        figures.output_tokens_per_s,
+        figures.error_counts,
+    )
+    return PrResult(result, verdict, text if wants_report else None)
 
 
 def _write_ci_files(

@@ -1,6 +1,9 @@
 import promptkit
 
 EXPECTED = [
+    "Shard",
+    "merge_runs",
+    "parse_shard",
     "Advice",
     "BadInput",
     "Case",

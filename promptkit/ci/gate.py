@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 GATE_FILE = "gate.json"
+#: A shard's gate rules, left for ``promptkit merge`` to judge on all the shards' rows.
+GATE_RULES_FILE = "gate_rules.json"
 
 GATE_KEYS = {
     "min": "{metric: value}: each variant's mean must be at least value",
@@ -86,6 +88,14 @@ class GateSpec:
             min={**self.min, **other.min},
             max_regression={**self.max_regression, **other.max_regression},
             judges={**self.judges, **other.judges},
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateSpec:
+        return cls(
+            min=dict(data.get("min") or {}),
+            max_regression=dict(data.get("max_regression") or {}),
+            judges={m: dict(rules) for m, rules in (data.get("judges") or {}).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,6 +258,19 @@ def save_gate_result(folder: Path, spec: GateSpec, result: GateResult) -> None:
     """Record the rules and the verdict in the run folder, for ``promptkit show``."""
     data = {"spec": spec.to_dict(), **result.to_dict()}
     (folder / GATE_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def save_gate_rules(folder: Path, spec: GateSpec) -> None:
+    """A shard's rules, judged later on the merged run (a shard's rows alone prove little)."""
+    text = json.dumps(spec.to_dict(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    (folder / GATE_RULES_FILE).write_text(text, "utf-8")
+
+
+def load_gate_rules(folder: Path) -> GateSpec | None:
+    path = folder / GATE_RULES_FILE
+    if not path.is_file():
+        return None
+    return GateSpec.from_dict(json.loads(path.read_text("utf-8")))
 
 
 def load_gate_result(folder: Path) -> GateResult | None:

@@ -28,12 +28,20 @@ from promptkit.ci.baseline import (
     run_baseline,
     with_git_baseline,
 )
-from promptkit.ci.gate import GateResult, GateSpec, gate_spec, judge, save_gate_result, suite_gate
+from promptkit.ci.gate import (
+    GateResult,
+    GateSpec,
+    gate_spec,
+    judge,
+    save_gate_result,
+    save_gate_rules,
+    suite_gate,
+)
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.suite import Suite, select_suite
 
-__all__ = ["GateRules", "PullRequest", "Verdict", "prepare_pr"]
+__all__ = ["GateRules", "PullRequest", "Verdict", "conclude_run", "prepare_pr"]
 
 #: Gate rules in the shape of a suite's ``gate:`` key, e.g. ``{"min": {"label_accuracy": 0.8},
 #: "max_regression": 0.02}``; ``True`` judges the suite's own rules and requires some.
@@ -67,22 +75,32 @@ class PullRequest:
     spec: GateSpec
     root: Path
 
-    def conclude(self, run_folder: Path, *, reread: bool = False) -> Verdict:
+    def conclude(self, run_folder: Path, *, reread: bool = False, shard: bool = False) -> Verdict:
         """Save the baseline link beside the journal, compare, and judge the gate.
 
         The journal is read back only when something needs it (a baseline, gate rules,
-        or ``reread`` because a report is wanted); a plain run skips that work.
+        or ``reread`` because a report is wanted); a plain run skips that work. A
+        ``shard``'s gate rules are saved, not judged: ``promptkit merge`` judges them
+        on every shard's rows.
         """
         if self.link is not None:
             self.link.save(run_folder)
-        if self.link is None and not self.spec and not reread:
-            return Verdict(None, None)
-        outcome = load_outcome(run_folder, root=self.root)
-        if not self.spec:
-            return Verdict(outcome, None)
-        verdict = judge(self.spec, outcome)
-        save_gate_result(run_folder, self.spec, verdict)
-        return Verdict(outcome, verdict)
+        if shard and self.spec:
+            save_gate_rules(run_folder, self.spec)
+        spec = GateSpec() if shard else self.spec
+        return conclude_run(run_folder, spec, self.root, reread=reread or self.link is not None)
+
+
+def conclude_run(run_folder: Path, spec: GateSpec, root: Path, *, reread: bool) -> Verdict:
+    """Compare the run with its baseline (its saved link) and judge ``spec`` on it."""
+    if not spec and not reread:
+        return Verdict(None, None)
+    outcome = load_outcome(run_folder, root=root)
+    if not spec:
+        return Verdict(outcome, None)
+    verdict = judge(spec, outcome)
+    save_gate_result(run_folder, spec, verdict)
+    return Verdict(outcome, verdict)
 
 
 def prepare_pr(

@@ -34,6 +34,10 @@ COMMANDS = {
         "promptkit.cli.export_cmd",
         "Write a suite's example pool as fine-tuning JSONL, or check such a file.",
     ),
+    "merge": (
+        "promptkit.cli.merge_cmd",
+        "Join the runs of 'eval --shard I/N' into one run, judged on all rows.",
+    ),
     "init": ("promptkit.cli.init_cmd", "Start a project: prompt, suite, datasets, CI workflow."),
     "import": ("promptkit.cli.import_cmd", "Convert a promptfoo config to promptkit files."),
     "power": (

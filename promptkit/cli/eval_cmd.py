@@ -10,6 +10,7 @@ import click
 
 from promptkit.cli.ci_options import CiFlags, ci_options
 from promptkit.cli.options import FiniteFloatRange, note_runs_root
+from promptkit.cli.run_report import finish_pr, report_run
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,10 +18,9 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from promptkit.api import PrResult
-    from promptkit.results.summary import VariantSummary
     from promptkit.run.caller import RunOptions
     from promptkit.run.estimate import DryRun
-    from promptkit.run.runner import Progress, RunResult
+    from promptkit.run.runner import Progress
     from promptkit.suite import Suite
 
 _LATEST = "latest"
@@ -39,6 +39,13 @@ _POSITIVE = FiniteFloatRange(min=0, min_open=True)
     help="Run these prompt versions instead of the suite's (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N rows.")
+@click.option(
+    "--shard",
+    metavar="I/N|auto",
+    help="Run only shard I of N (rows split by a hash of their id; 'auto' reads the index "
+    "from PROMPTKIT_SHARD, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); "
+    "'promptkit merge' joins the shards' runs.",
+)
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight per model.")
 @click.option("--rpm", type=_POSITIVE, help="Requests started per minute per model.")
 @click.option("--timeout", type=_POSITIVE, help="Seconds allowed per request attempt.")
@@ -115,19 +122,13 @@ def command(
         console = Console(width=200)  # a log file is not 80 columns wide; don't fold the table
     note_runs_root(suite=selected.path)
     pr = _evaluate(suite, selected, options, pr_options, console, quiet)
-    _report(console, pr.run, per_class)
-    _report_pr(console, pr)
-    if html:
-        from promptkit.report.html import write_html_report
-
-        click.echo(f"report -> {write_html_report(pr.run.path, html)}")
-    if pr.run.errors:
-        click.echo(_error_summary(pr.run, allow_errors), err=True)
-    if pr.run.errors and not allow_errors:
-        return 3
-    if ci.enforcing:
-        pr.raise_for_failure()
-    return 0
+    report_run(console, pr.run, per_class)
+    if options.shard is not None:
+        console.print(
+            f"shard {options.shard}: these rows only; 'promptkit merge' joins the shards' "
+            "runs and judges the gate on all of them"
+        )
+    return finish_pr(console, pr, html=html, allow_errors=allow_errors, enforce=ci.enforcing)
 
 
 def _preparing(pr_options: dict[str, Any]) -> dict[str, Any]:
@@ -174,18 +175,6 @@ def _evaluate(
         raise
 
 
-def _report_pr(console: Console, pr: PrResult) -> None:
-    """The comparison with the baseline and the gate's verdict, when there are any."""
-    from promptkit.report.gate_terminal import baseline_table, gate_table
-
-    if pr.verdict.outcome is not None:
-        table = baseline_table(pr.verdict.outcome)
-        if table is not None:
-            console.print(table)
-    if pr.verdict.gate is not None:
-        console.print(gate_table(pr.verdict.gate))
-
-
 def _run_options(
     *,
     no_cache: bool,
@@ -194,62 +183,13 @@ def _run_options(
     **flags: Any,
 ) -> RunOptions:
     from promptkit.run.caller import RunOptions
+    from promptkit.run.shards import parse_shard
 
     given = {k: v for k, v in flags.items() if v is not None}
+    if "shard" in given:
+        given["shard"] = parse_shard(given["shard"])
     picked: bool | str = False if resume is None else (True if resume == _LATEST else resume)
     return RunOptions(cache=not no_cache, refresh=refresh, resume=picked, **given)
-
-
-def _report(console: Console, result: RunResult, per_class: bool) -> None:
-    _print_summaries(console, result.summaries, per_class)
-    console.print(
-        f"run {result.run_id}: {result.cases} cases, {result.errors} errors -> {result.path}"
-    )
-    speeds = ", ".join(f"{m} {v:g}" for m, v in result.output_tokens_per_s.items())
-    if speeds:
-        console.print(f"answer tokens/s (per request): {speeds}")
-    if result.stopped:
-        click.echo(f"promptkit: stopped early: {result.stopped}", err=True)
-
-
-#: Distinct error messages printed after a run; the journal holds every one.
-_ERRORS_SHOWN = 5
-
-
-def _error_summary(result: RunResult, allow_errors: bool) -> str:
-    """How many cases failed, then each distinct error with its count, most frequent first."""
-    exit_hint = "" if allow_errors else " (--allow-errors to exit 0)"
-    lines = [f"promptkit: {result.errors} case(s) failed{exit_hint}:"]
-    shown = result.error_counts[:_ERRORS_SHOWN]
-    width = len(str(shown[0][1])) if shown else 1
-    lines += [f"  {count:>{width}} x {message}" for message, count in shown]
-    rest = result.error_counts[_ERRORS_SHOWN:]
-    if rest:
-        cases = sum(count for _, count in rest)
-        lines.append(f"  and {len(rest)} more distinct errors ({cases} cases)")
-    lines.append(f"  every error is in the error column of {result.path / 'journal.jsonl'}")
-    return "\n".join(lines)
-
-
-def _print_summaries(
-    console: Console, summaries: Sequence[VariantSummary], per_class: bool
-) -> None:
-    """The summary table, then the judge, shots-sweep and per-class tables where they apply."""
-    from promptkit.report import terminal
-    from promptkit.results.summary import shots_sweep
-
-    metrics = list(summaries[0].scores) if summaries else []
-    console.print(terminal.summary_table(summaries, metrics))
-    for table in (terminal.judges_table(summaries), terminal.judge_calibration_table(summaries)):
-        if table is not None:
-            console.print(table)
-    sweep = shots_sweep(summaries, metrics)
-    if sweep:
-        console.print(terminal.shots_table(sweep, metrics))
-    for s in summaries if per_class else []:
-        if s.classification is not None:
-            console.print(terminal.class_table(s.variant, s.classification))
-            console.print(terminal.confusion_table(s.variant, s.classification))
 
 
 def _dry_run_report(plan: DryRun) -> str:

@@ -55,8 +55,12 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 def mean_interval(values: Sequence[float], *, confidence: float = 0.95, seed: int = 0) -> Estimate:
-    """Wilson for pass/fail scores, percentile bootstrap for any other bounded score."""
-    data = np.asarray(values, dtype=float)
+    """Wilson for pass/fail scores, percentile bootstrap for any other bounded score.
+
+    The values are sorted first, so the figures depend on the values alone, not on
+    the order a concurrent, resumed or sharded run journaled them in.
+    """
+    data = np.sort(np.asarray(values, dtype=float))
     n = int(data.size)
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0, "none")

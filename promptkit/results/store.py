@@ -103,6 +103,7 @@ class JournalRow(_CaseRow, total=False):
     scorer_cost: float
     attempts: int
     parse_note: str | None  # what the parser repaired or chose (define/parsers.Parsed)
+    row_index: int  # shard runs only: the row's place in the whole run, for merge
 
 
 def git_state(folder: Path) -> dict[str, Any]:
@@ -195,26 +196,36 @@ class RunStore:
     def __init__(self, root: str | Path = DEFAULT_ROOT) -> None:
         self.root = runs_root(root)
 
-    def create(self, suite: Suite) -> RunWriter:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{suite.name}-{secrets.token_hex(3)}"
-        folder = self.root / run_id
-        folder.mkdir(parents=True)
-        writer = RunWriter(folder)
-        writer.write_json("meta.json", self._meta(suite, run_id))
+    def create(self, suite: Suite, *, shard: Mapping[str, int] | None = None) -> RunWriter:
+        """A new run of ``suite``; ``shard`` (index, count, rows) when it is one shard."""
+        writer = self.create_folder(suite.name)
+        meta = self._meta(suite, writer.id)
+        if shard is not None:
+            meta["shard"] = dict(shard)
+        writer.write_json("meta.json", meta)
         for prompt in suite.prompts:
-            target = folder / "prompts" / prompt.family / f"v{prompt.version}.jinja"
+            target = writer.folder / "prompts" / prompt.family / f"v{prompt.version}.jinja"
             if target.exists():  # a baseline read from git may share the version number
                 target = target.with_name(f"v{prompt.version}.{prompt.hash}.jinja")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(prompt.source, "utf-8")
         return writer
 
-    def reopen(self, run: str | Path | None, suite: Suite) -> RunWriter:
+    def create_folder(self, suite_name: str) -> RunWriter:
+        """A new, empty run folder (its id: the second, the suite, a random suffix)."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = self.root / f"{stamp}-{suite_name}-{secrets.token_hex(3)}"
+        folder.mkdir(parents=True)
+        return RunWriter(folder)
+
+    def reopen(
+        self, run: str | Path | None, suite: Suite, *, shard: Mapping[str, int] | None = None
+    ) -> RunWriter:
         """Append to an earlier run of ``suite`` (its latest when ``run`` is None)."""
         folder = self.find(run) if run is not None else self.latest_of(suite)
         meta = json.loads((folder / "meta.json").read_text("utf-8"))
         _check_same_suite(meta, suite, folder)
+        _check_same_shard(meta.get("shard"), shard, folder)
         writer = RunWriter(folder)
         meta.setdefault("resumed", []).append(
             {
@@ -298,6 +309,22 @@ def _check_same_suite(meta: Mapping[str, Any], suite: Suite, folder: Path) -> No
     if variants != meta.get("variants"):
         raise BadInput(
             f"run {folder.name} has other variants than this suite", path=folder, hint=hint
+        )
+
+
+def _check_same_shard(
+    recorded: Mapping[str, int] | None, shard: Mapping[str, int] | None, folder: Path
+) -> None:
+    """A shard is resumed as the same shard, or its rows would mix with another's."""
+
+    def name(s: Mapping[str, int] | None) -> str:
+        return f"shard {s['index']}/{s['count']}" if s else "not sharded"
+
+    if name(recorded) != name(shard):
+        raise BadInput(
+            f"run {folder.name} is {name(recorded)}, this run would be {name(shard)}",
+            path=folder,
+            hint="resume with the --shard the run started with, or start a new run",
         )
 
 

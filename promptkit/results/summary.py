@@ -317,7 +317,8 @@ def _calibration(judged: list[tuple[Any, Any, dict[str, Any]]]) -> JudgeCalibrat
         if human.get(row_id) is None:
             verdict = details.get("human")
             human[row_id] = None if verdict is None else bool(verdict)
-    verdicts = [(sum(v) / len(v) >= 0.5, human[r]) for r, v in scores.items()]
+    # in row-id order: the bootstrap then does not depend on the journal's order
+    verdicts = [(sum(scores[r]) / len(scores[r]) >= 0.5, human[r]) for r in sorted(scores, key=str)]
     return calibrate(str(column), verdicts)
 
 

@@ -146,6 +146,27 @@ class ResponseCache:
             )
         self._pending.clear()
 
+    def absorb(self, other: str | Path) -> int:
+        """Add the answers of another cache file (a shard's, say); entries here win.
+        Returns how many were added. The same file is not read into itself."""
+        other = Path(other)
+        if other.resolve() == self.path.resolve():
+            return 0
+        self.flush()
+        before = len(self)
+        # Read-only URI: a shard's cache file is never changed by merging it.
+        self._db.execute("ATTACH DATABASE ? AS other", (f"{other.resolve().as_uri()}?mode=ro",))
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "INSERT OR IGNORE INTO main.responses (key, model, completion, created) "
+                    "SELECT key, model, completion, created FROM other.responses"
+                )
+        finally:
+            self._db.execute("DETACH DATABASE other")
+        return len(self) - before
+
     def __len__(self) -> int:
         self.flush()
         return int(self._db.execute("SELECT count(*) FROM responses").fetchone()[0])

@@ -31,6 +31,7 @@ from promptkit.run.cache import ResponseCache, cache_key
 from promptkit.run.pricing import Budget, PriceBook
 from promptkit.run.ratelimit import RateLimiter
 from promptkit.run.retry import RetryPolicy, with_retries
+from promptkit.run.shards import Shard
 from promptkit.suite import ModelSpec, Suite
 
 __all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]
@@ -53,6 +54,7 @@ class RunOptions:
     max_cost: float | None = None  # dollars; no new requests once spent
     api_base: str | None = None  # endpoint for every model of the run
     resume: bool | str | Path = False  # True: the suite's latest run; else a run id
+    shard: Shard | None = None  # only this shard's rows (promptkit.run.shards)
 
 
 def default_cache_path(root: str | Path = DEFAULT_ROOT) -> Path:

@@ -35,7 +35,7 @@ def dry_run(
     root = runs_root(root, suite=suite.path)  # the cache a run of this suite would use
     settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
-    planner = Planner(suite, limit=settings.limit)
+    planner = Planner(suite, limit=settings.limit, shard=settings.shard)
     planner.check_renders()
     refuse_unhonoured(suite)  # a response_format or tools the model would ignore
     # The caller looks the cache up exactly as a run would; it never sends anything.

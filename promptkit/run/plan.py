@@ -15,6 +15,7 @@ from promptkit.define.datasets import Row
 from promptkit.define.prompts import Message
 from promptkit.define.shots import ShotSelector
 from promptkit.providers.base import Request, estimate_text_tokens
+from promptkit.run.shards import Shard
 from promptkit.suite import Suite, Variant
 
 __all__ = ["CasePlan", "Planner", "estimate_tokens"]
@@ -39,6 +40,8 @@ class CasePlan:
     repeat: int
     request: Request
     shot_ids: tuple[str, ...]
+    #: The row's place among the rows the whole (unsharded) run asks.
+    position: int = 0
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -48,11 +51,18 @@ class CasePlan:
 class Planner:
     """Renders the cases of one suite."""
 
-    def __init__(self, suite: Suite, *, limit: int | None = None) -> None:
+    def __init__(
+        self, suite: Suite, *, limit: int | None = None, shard: Shard | None = None
+    ) -> None:
         self.suite = suite
         rows = suite.dataset.rows
         limit = limit or suite.limit
-        self.rows = rows[:limit] if limit else rows
+        rows = rows[:limit] if limit else rows
+        self.unsharded = len(rows)
+        # A shard splits the rows the whole run would ask, after the limit.
+        self.sharded = shard is not None
+        self.rows = [r for r in rows if shard.holds(r.id)] if shard else rows
+        self.positions = {r.id: i for i, r in enumerate(rows)} if shard else {}
         self.selector = None
         if suite.pool is not None:
             self.selector = ShotSelector(
@@ -130,6 +140,7 @@ class Planner:
                         repeat=repeat,
                         request=self.request(variant, messages, repeat),
                         shot_ids=tuple(s.id for s in shots),
+                        position=self.positions.get(row.id, 0),
                     )
 
     def count(self) -> int:

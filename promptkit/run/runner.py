@@ -97,6 +97,7 @@ class _Execution:
         caller: Caller,
         progress: Progress,
         on_progress: ProgressCallback | None,
+        sharded: bool = False,
     ) -> None:
         self.suite, self.writer, self.caller = suite, writer, caller
         self.parsers: dict[str, Parser] = {
@@ -105,6 +106,7 @@ class _Execution:
         }
         self.progress = progress
         self.on_progress = on_progress
+        self.sharded = sharded
 
     @property
     def width(self) -> int:
@@ -126,6 +128,12 @@ class _Execution:
         self._count(row)
 
     def _base_row(self, plan: CasePlan) -> JournalRow:
+        row = self._case_row(plan)
+        if self.sharded:  # so that 'promptkit merge' can put the shards' rows back in order
+            row["row_index"] = plan.position
+        return row
+
+    def _case_row(self, plan: CasePlan) -> JournalRow:
         variant = plan.variant
         reference = self.suite.reference
         return {
@@ -252,19 +260,19 @@ async def run_suite_async(
     root = runs_root(root, suite=suite.path)
     settings = options or RunOptions()
     suite = with_api_base(suite, settings.api_base)
-    planner = Planner(suite, limit=settings.limit)
+    planner = Planner(suite, limit=settings.limit, shard=settings.shard)
     planner.check_renders()  # template errors stop the run before any model is called
     refuse_unhonoured(suite)  # so does a response_format or tools a model would ignore
     budget = Budget(settings.max_cost)
     caller = Caller(suite, settings, budget, root)
     try:
         _check_budget_is_priceable(suite, settings, caller.prices)
-        writer, done = _open_run(suite, settings, root)
+        writer, done = _open_run(suite, settings, root, _shard_record(planner, settings))
     except BaseException:
         await caller.close()
         raise
     progress = Progress(total=_count_missing(planner, done), run_id=writer.id)
-    execution = _Execution(suite, writer, caller, progress, on_progress)
+    execution = _Execution(suite, writer, caller, progress, on_progress, planner.sharded)
     try:
         await _drain(execution, (c for c in planner.cases() if c.key not in done), budget)
     finally:
@@ -291,15 +299,22 @@ def _check_budget_is_priceable(suite: Suite, options: RunOptions, prices: PriceB
 
 
 def _open_run(
-    suite: Suite, options: RunOptions, root: str | Path
+    suite: Suite, options: RunOptions, root: str | Path, shard: dict[str, int] | None
 ) -> tuple[RunWriter, set[tuple[str, str, int]]]:
     """A new run, or the run being resumed and the cases it already answered."""
     store = RunStore(root)
     if options.resume is False:
-        return store.create(suite), set()
+        return store.create(suite, shard=shard), set()
     run = None if options.resume is True else options.resume
-    writer = store.reopen(run, suite)
+    writer = store.reopen(run, suite, shard=shard)
     return writer, finished_cases(writer.folder)
+
+
+def _shard_record(planner: Planner, options: RunOptions) -> dict[str, int] | None:
+    """What ``promptkit merge`` checks: which shard, its rows, the whole run's rows."""
+    if options.shard is None:
+        return None
+    return {**options.shard.to_dict(), "rows": len(planner.rows), "of_rows": planner.unsharded}
 
 
 def _count_missing(planner: Planner, done: set[tuple[str, str, int]]) -> int:
