@@ -55,3 +55,18 @@ def test_pre_commit_hook_runs_check(repo: Path) -> None:
     assert hook["id"] == "promptkit-check"
     assert hook["entry"] == "promptkit check" and hook["pass_filenames"] is False
     _parses(shlex.split(hook["entry"])[1:])
+
+
+def test_sharded_workflow_runs_a_matrix_of_shards_then_merges_and_gates(repo: Path) -> None:
+    path = repo / ".github" / "workflows" / "promptkit-sharded.yml"
+    workflow = yaml.safe_load(path.read_text())
+    jobs = workflow["jobs"]
+    shards = jobs["shard"]["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, int(workflow["env"]["SHARDS"]) + 1))
+    assert jobs["merge"]["needs"] == "shard"
+    commands = _promptkit_commands(workflow)
+    assert [c[0] for c in commands] == ["eval", "merge"]
+    assert "--shard" in commands[0] and "--gate" in commands[1]
+    for args in commands:
+        _parses(args)
+    assert (repo / workflow["env"]["SUITE"]).is_file()
