@@ -45,6 +45,12 @@ def command() -> None:
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Default: OpenAI's rule for the size.")
 @click.option("--training-price", type=FiniteFloatRange(min=0), help="USD per 1M training tokens.")
+@click.option(
+    "--with-reasoning",
+    metavar="COLUMN",
+    help="Put the pool's reasoning (this column) before each answer, with the prompt "
+    "parser's answer_after marker.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def finetune(
     suite: str | None,
@@ -58,6 +64,7 @@ def finetune(
     max_tokens: int,
     epochs: int | None,
     training_price: float | None,
+    with_reasoning: str | None,
     as_json: bool,
 ) -> int:
     """Write SUITE's example pool as fine-tuning data, or --check an existing file.
@@ -99,6 +106,7 @@ def finetune(
         max_tokens=max_tokens,
         epochs=epochs,
         training_price=price,
+        with_reasoning=with_reasoning,
     )
     reports = [result.train, *([result.validation] if result.validation else [])]
     _print(reports, result.notes, as_json)

@@ -63,6 +63,7 @@ def error_summary(result: RunResult, allow_errors: bool) -> str:
 def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_class: bool) -> None:
     """The summary table, then the judge, shots-sweep and per-class tables where they apply."""
     from promptkit.report import terminal
+    from promptkit.results.reasoning import reasoning_tradeoffs
     from promptkit.results.summary import shots_sweep
 
     metrics = list(summaries[0].scores) if summaries else []
@@ -73,6 +74,9 @@ def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_c
     sweep = shots_sweep(summaries, metrics)
     if sweep:
         console.print(terminal.shots_table(sweep, metrics))
+    tradeoffs = reasoning_tradeoffs(summaries, metrics[0]) if metrics else []
+    if tradeoffs:
+        console.print(terminal.reasoning_table(tradeoffs))
     for s in summaries if per_class else []:
         if s.classification is not None:
             console.print(terminal.class_table(s.variant, s.classification))

@@ -37,7 +37,15 @@ from promptkit.define.validate import (
 )
 from promptkit.errors import PromptError
 
-__all__ = ["PARSER_TYPES", "PICKS", "Parsed", "Parser", "make_parser", "parser_spec"]
+__all__ = [
+    "PARSER_TYPES",
+    "PICKS",
+    "Parsed",
+    "Parser",
+    "ReasoningParser",
+    "make_parser",
+    "parser_spec",
+]
 
 PARSER_TYPES = ("text", "label", "json", "regex")
 #: What a label parser does when a reply mentions several labels: refuse, or take one.
@@ -45,11 +53,13 @@ PICKS = ("only", "first", "last")
 #: Which JSON value a json parser takes when a reply holds several.
 JSON_PICKS = ("first", "last", "largest")
 _PARSER_KEYS = {
-    "text": ("type",),
-    "label": ("type", "labels", "aliases", "pick"),
-    "json": ("type", "field", "repair", "pick"),
-    "regex": ("type", "pattern", "group"),
+    "text": ("type", "answer_after"),
+    "label": ("type", "labels", "aliases", "pick", "answer_after"),
+    "json": ("type", "field", "repair", "pick", "answer_after"),
+    "regex": ("type", "pattern", "group", "answer_after"),
 }
+_ANSWER_AFTER = 'a marker ("Answer:"), {pattern: REGEX} or {line: last}'
+
 #: Words that, right before a label, say the reply is *not* that label (folded: no accents).
 _NEGATIONS = ("not", "no", "nao")
 _REGEX_FLAGS = re.IGNORECASE | re.DOTALL
@@ -64,6 +74,9 @@ class Parsed:
     #: What the parser did that a reader should know: repaired the JSON, chose one of
     #: several values. Journaled as ``parse_note``, so a report can count repairs.
     note: str | None = None
+    #: The reply's text before the answer, when the parser reads the answer after a
+    #: marker (``answer_after``): the model's reasoning, journaled as ``reasoning``.
+    reasoning: str | None = None
 
 
 def fold(text: str) -> str:
@@ -240,6 +253,52 @@ class RegexParser(Parser):
         return Parsed(match.group(self.group))
 
 
+class ReasoningParser(Parser):
+    """Reasoning first, then the answer: ``inner`` reads only the text after the last
+    ``marker`` (literal, any case), after the last match of ``pattern``, or the last
+    non-empty line; what comes before is kept as the reasoning. A reply without the
+    marker has no answer: it is unparsed, saying so, never read whole."""
+
+    def __init__(
+        self,
+        inner: Parser,
+        *,
+        marker: str | None = None,
+        pattern: re.Pattern[str] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.pattern = pattern or (re.compile(re.escape(marker), re.IGNORECASE) if marker else None)
+        self.described = (
+            f"{marker!r}"
+            if marker
+            else (f"match of /{pattern.pattern}/" if pattern else "non-empty line")
+        )
+
+    @property
+    def outputs(self) -> frozenset[str] | None:
+        return self.inner.outputs
+
+    def split(self, text: str) -> tuple[str, str] | None:
+        """(reasoning, answer text), or None when the reply has no answer part."""
+        if self.pattern is None:
+            lines = [line for line in text.strip().splitlines() if line.strip()]
+            return ("\n".join(lines[:-1]), lines[-1]) if lines else None
+        matches = list(self.pattern.finditer(text))
+        if not matches:
+            return None
+        last = matches[-1]
+        return text[: last.start()].strip(), text[last.end() :]
+
+    def parse(self, text: str) -> Parsed:
+        parts = self.split(text)
+        if parts is None:
+            return Parsed(None, f"no {self.described} in the reply: the answer is read after it")
+        reasoning, answer = parts
+        parsed = self.inner.parse(answer)
+        return Parsed(parsed.value, parsed.error, parsed.note, reasoning)
+
+
 # --- the front matter's parser key ------------------------------------------------------------
 
 
@@ -257,7 +316,25 @@ def parser_spec(value: Any, where: Where) -> dict[str, Any]:
         _regex_spec(spec, where)
     elif kind == "json":
         _json_spec(spec, where)
+    if spec.get("answer_after") is not None:
+        spec["answer_after"] = _answer_after_spec(spec["answer_after"], where.at("answer_after"))
     return spec
+
+
+def _answer_after_spec(value: Any, where: Where) -> str | dict[str, str]:
+    """``"Answer:"``, ``{pattern: REGEX}`` (a valid one) or ``{line: last}``."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise where.expected(_ANSWER_AFTER, value)
+        return value
+    spec = mapping(value, where, what=_ANSWER_AFTER)
+    known_keys(spec, ("pattern", "line"), where, what="answer_after key")
+    if len(spec) != 1:
+        raise where.expected(_ANSWER_AFTER, value)
+    if "pattern" in spec:
+        pattern(spec["pattern"], where.at("pattern"), flags=re.IGNORECASE)
+        return {"pattern": str(spec["pattern"])}
+    return {"line": choice(spec["line"], ("last",), where.at("line"))}
 
 
 def _json_spec(spec: dict[str, Any], where: Where) -> None:
@@ -320,6 +397,18 @@ def make_parser(
 ) -> Parser:
     """Build the parser a prompt's front matter declares (checked as :func:`parser_spec`)."""
     checked = parser_spec(spec, where or Where(path, "parser", error=PromptError))
+    inner = _make(checked)
+    after = checked.get("answer_after")
+    if after is None:
+        return inner
+    if isinstance(after, str):
+        return ReasoningParser(inner, marker=after)
+    if "pattern" in after:
+        return ReasoningParser(inner, pattern=re.compile(after["pattern"], re.IGNORECASE))
+    return ReasoningParser(inner)
+
+
+def _make(checked: Mapping[str, Any]) -> Parser:
     kind = checked["type"]
     if kind == "label":
         return LabelParser(checked["labels"], checked["aliases"], pick=checked["pick"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,14 @@ from promptkit.suite import Suite
 
 
 def finetune_rows(
-    suite: Suite, prompt: Prompt, *, fmt: str = "chat"
+    suite: Suite, prompt: Prompt, *, fmt: str = "chat", with_reasoning: str | None = None
 ) -> list[tuple[Row, dict[str, Any]]]:
-    """Each usable pool row with its training example, rendered zero-shot by ``prompt``."""
+    """Each usable pool row with its training example, rendered zero-shot by ``prompt``.
+
+    ``with_reasoning`` names a pool column of reasoning written before each answer:
+    the assistant message is then that reasoning, the prompt parser's marker and the
+    answer, so the tuned model writes what the prompt's parser reads.
+    """
     if fmt not in FORMATS:
         raise BadInput(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     if suite.pool is None:
@@ -65,13 +70,47 @@ def finetune_rows(
             hint="add 'reference: <column>'",
         )
     planner = Planner(suite)
+    join = _reasoning_joiner(prompt) if with_reasoning else None
     examples = []
     for row in usable_pool(suite):
         messages = prompt.render(planner.variables(row))
         _check_ends_with_user(messages, prompt)
         answer = row.data.get(suite.reference)
-        examples.append((row, _example(messages, "" if answer is None else str(answer), fmt)))
+        text = "" if answer is None else str(answer)
+        if join is not None:
+            assert with_reasoning is not None
+            text = join(_reasoning(row, with_reasoning, suite), text)
+        examples.append((row, _example(messages, text, fmt)))
     return examples
+
+
+def _reasoning_joiner(prompt: Prompt) -> Callable[[str, str], str]:
+    """How the prompt's parser expects reasoning and answer: after its marker, or on
+    the last line."""
+    after = prompt.meta.parser.get("answer_after")
+    if after is None or (isinstance(after, Mapping) and "pattern" in after):
+        raise BadInput(
+            f"--with-reasoning needs {prompt.ref}'s parser to read the answer after a "
+            "literal marker or on the last line",
+            path=prompt.path,
+            hint='add answer_after: "Answer:" (or {line: last}) to its parser',
+        )
+    if isinstance(after, str):
+        return lambda reasoning, answer: f"{reasoning}\n{after} {answer}"
+    return lambda reasoning, answer: f"{reasoning}\n{answer}"
+
+
+def _reasoning(row: Row, column: str, suite: Suite) -> str:
+    value = row.data.get(column)
+    if not isinstance(value, str) or not value.strip():
+        assert suite.pool is not None
+        raise DatasetError(
+            f"pool row {row.id!r} has no reasoning in column {column!r}",
+            path=suite.pool.path,
+            line=row.line,
+            hint="write the reasoning for every pool row, or export without --with-reasoning",
+        )
+    return value.strip()
 
 
 def usable_pool(suite: Suite) -> list[Row]:
@@ -133,11 +172,13 @@ def export_finetune(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     epochs: int | None = None,
     training_price: float | None = None,
+    with_reasoning: str | None = None,
 ) -> ExportResult:
-    """Write ``out`` (and its validation file); nothing is written when a row is invalid."""
+    """Write ``out`` (and its validation file); nothing is written when a row is invalid.
+    ``with_reasoning``: a pool column of reasoning to put before each answer."""
     if not 0 <= validation_split < 1:
         raise BadInput("--validation-split must be at least 0 and below 1", hint="e.g. 0.2")
-    examples = finetune_rows(suite, prompt, fmt=fmt)
+    examples = finetune_rows(suite, prompt, fmt=fmt, with_reasoning=with_reasoning)
     counter = token_counter(model or suite.models[0].name)
     _refuse_invalid(examples, fmt, counter, max_tokens, suite)
     train, held_out = _split(examples, validation_split, seed)

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.front import ON_FRONT, front_note
+from promptkit.results.reasoning import ReasoningTradeoff
 from promptkit.results.summary import (
     ClassificationReport,
     JudgeCalibration,
@@ -100,6 +101,35 @@ def shots_table(points: Sequence[SweepPoint], metrics: Sequence[str]) -> Table:
             *scores,
             f"{p.prompt_tokens:.0f}",
             _cost(p.cost_per_call),
+        )
+    return table
+
+
+def reasoning_table(tradeoffs: Sequence[ReasoningTradeoff]) -> Table:
+    """Reasoning variants against their direct counterparts: score gained, tokens spent."""
+    metric = tradeoffs[0].metric
+    table = Table(
+        title="Reasoning before the answer: what thinking first buys, and what it costs",
+        caption="answer tokens as the provider counted them; reasoning tokens estimated "
+        "from its text; 'promptkit compare' gives the paired interval of the gain",
+    )
+    for name in ("reasoning variant", "direct variant"):
+        table.add_column(name, no_wrap=True)
+    table.add_column(f"{metric} direct -> reasoning", justify="right", no_wrap=True)
+    table.add_column("gain", justify="right")
+    table.add_column("answer tokens/call", justify="right")
+    table.add_column("~reasoning tokens/call", justify="right")
+    table.add_column("gain per 100 extra tokens", justify="right")
+    for t in tradeoffs:
+        per_100 = t.gain_per_100_tokens
+        table.add_row(
+            Text(t.reasoning.variant),
+            Text(t.direct.variant),
+            f"{t.direct.scores[metric].mean:.3f} -> {t.reasoning.scores[metric].mean:.3f}",
+            f"{t.gain:+.3f}",
+            f"{t.direct.completion_tokens:.0f} -> {t.reasoning.completion_tokens:.0f}",
+            f"{t.reasoning.reasoning_tokens or 0:.0f}",
+            "-" if per_100 is None else f"{per_100:+.3f}",
         )
     return table
 

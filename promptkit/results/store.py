@@ -104,6 +104,8 @@ class JournalRow(_CaseRow, total=False):
     attempts: int
     parse_note: str | None  # what the parser repaired or chose (define/parsers.Parsed)
     row_index: int  # shard runs only: the row's place in the whole run, for merge
+    reasoning: str  # the reply before its answer, when the parser reads after a marker
+    reasoning_tokens: int  # that reasoning's tokens, estimated from its text
 
 
 def git_state(folder: Path) -> dict[str, Any]:
@@ -387,6 +389,7 @@ SUMMARY_NUMBER_COLUMNS = (
     "cost",
     "scorer_tokens",
     "scorer_cost",
+    "reasoning_tokens",
 )
 
 

@@ -115,6 +115,9 @@ class VariantSummary:
     #: metric -> the variant that dominates this one on the cost-quality front
     #: (:mod:`promptkit.results.front`); a metric absent here: this variant is on the front
     dominated_by: dict[str, str] = field(default_factory=dict)
+    #: Mean reasoning tokens per call (estimated from its text) when the prompt's parser
+    #: reads the answer after its reasoning (``answer_after``); None for direct answers.
+    reasoning_tokens: float | None = None
 
     @property
     def calls(self) -> int:
@@ -162,6 +165,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 scorer_cost=_total(ok, "scorer_cost"),
                 judges=_judges(ok, metrics),
                 classification=_classification(ok) if "label_accuracy" in metrics else None,
+                reasoning_tokens=_reasoning_tokens(ok),
             )
         )
     return _with_front(summaries, frame, metrics)
@@ -439,6 +443,12 @@ def column_mean(frame: pd.DataFrame, column: str) -> float:
     if column not in frame or frame.empty:
         return 0.0
     return float(frame[column].fillna(0).mean())
+
+
+def _reasoning_tokens(ok: pd.DataFrame) -> float | None:
+    if "reasoning_tokens" not in ok or ok["reasoning_tokens"].isna().all():
+        return None
+    return float(ok["reasoning_tokens"].fillna(0).mean())
 
 
 def _total(frame: pd.DataFrame, column: str) -> float:

@@ -26,6 +26,7 @@ from promptkit.define.tools import tool_schemas
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Request
+from promptkit.providers.base import estimate_text_tokens
 from promptkit.results.run_summary import record_summary
 from promptkit.results.store import JournalRow, RunStore, RunWriter, finished_cases
 from promptkit.results.summary import VariantSummary
@@ -205,6 +206,9 @@ class _Execution:
             "scorer_tokens": int(usage["scorer_tokens"]),
             "scorer_cost": usage["scorer_cost"],
         }
+        if parsed.reasoning is not None:  # the parser read the answer after its reasoning
+            scored["reasoning"] = parsed.reasoning
+            scored["reasoning_tokens"] = estimate_text_tokens(parsed.reasoning)
         if completion.tool_calls:  # only then: journals of text replies stay lean
             scored["tool_calls"] = [call.to_dict() for call in completion.tool_calls]
         return scored
