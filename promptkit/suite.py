@@ -16,6 +16,7 @@ from typing import Any
 
 from promptkit.define.conversations import ConversationSpec, conversation_spec, read_conversations
 from promptkit.define.datasets import Dataset, load_dataset
+from promptkit.define.ensembles import EnsembleSpec, ensemble_specs, resolve_members
 from promptkit.define.files import is_dir, is_file, parse_yaml, read_python_source, read_text
 from promptkit.define.prompts import Prompt, PromptLibrary
 from promptkit.define.shots import ShotSettings, ShotSpec, read_shots
@@ -63,6 +64,7 @@ SUITE_KEYS = {
     "limit": "score only the first N rows",
     "prompts_dir": "folder of prompt families (default: nearest prompts/ above the suite)",
     "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.ci.gate)",
+    "ensembles": "virtual variants from others' answers: [{name, of: [VARIANT, ...], rule}]",
 }
 PRICE_KEYS = ("input_per_1m", "output_per_1m")
 DATASET_KEYS = ("path", "id")
@@ -120,6 +122,9 @@ class Suite:
     raw: Mapping[str, Any] = field(default_factory=dict)
     library: PromptLibrary | None = None
     conversation: ConversationSpec | None = None
+    #: Virtual variants combining others' answers (members as written; see
+    #: promptkit.define.ensembles and promptkit.run.ensembles).
+    ensembles: tuple[EnsembleSpec, ...] = ()
     #: The suite file's line of each key path (``models[2].params``), for messages.
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -239,7 +244,18 @@ class _Builder:
         )
         for bound in suite.scorers:  # e.g. a judge's human verdicts, before any call
             bound.check_rows(dataset)
-        return suite
+        return self._with_ensembles(suite)
+
+    def _with_ensembles(self, suite: Suite) -> Suite:
+        """The suite with its ensembles, each member checked to name one variant."""
+        if self.data.get("ensembles") is None:
+            return suite
+        where = self.where("ensembles")
+        specs = ensemble_specs(self.data["ensembles"], where)
+        ids = [v.id for v in suite.variants()]
+        for spec in specs:
+            resolve_members(spec, ids, where)
+        return replace(suite, ensembles=specs)
 
     def _with_key(self, key: str, exc: PromptkitError) -> PromptkitError:
         if exc.path is None:

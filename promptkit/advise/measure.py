@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptkit.advise.model import ShotStep, VariantFigures
 from promptkit.define.datasets import Dataset, load_dataset
+from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.shots import ShotSelector, ShotSettings
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
@@ -47,6 +48,11 @@ def measure_run(
     meta = json.loads((folder / "meta.json").read_text("utf-8"))
     frame = load_run(folder, root=root)
     metric = _metric(meta, frame, metric, folder)
+    # Ensembles are left to the tables and the gate: advise prices a variant by its
+    # model, and an ensemble's cost is its members' (not its model).
+    ensembles = frame["model"] == ENSEMBLE_MODEL
+    notes = ["ensembles are left out of the advice: compare them in the run's table"]
+    frame = frame[~ensembles] if ensembles.any() else frame
     ok = frame[frame["error"].isna()] if "error" in frame else frame
     variants = tuple(_figures(frame, ok, str(v), metric) for v in frame["variant"].unique())
     raw = meta.get("resolved_suite") or {}
@@ -61,7 +67,7 @@ def measure_run(
         steps=tuple(_steps(frame, variants, metric)),
         pool_size=pool,
         strategy=strategy,
-        notes=(note,) if note else (),
+        notes=(*((note,) if note else ()), *(notes if ensembles.any() else ())),
     )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.ci.gitrefs import GitTree, repo_root
+from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
@@ -219,8 +220,8 @@ def _variant_table(frame: pd.DataFrame) -> list[_StoredVariant]:
     for variant, prompt, hash_, model, shots in (
         frame[columns].drop_duplicates().itertuples(index=False)
     ):
-        if is_baseline_prompt(str(prompt)):
-            continue  # the stored run's own baseline variants are not candidates
+        if is_baseline_prompt(str(prompt)) or model == ENSEMBLE_MODEL:
+            continue  # the stored run's own baseline variants and ensembles are not candidates
         family, version = parse_ref(str(prompt))
         table.append(
             _StoredVariant(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.errors import PromptkitError
 from promptkit.results.store import summary_frame, write_json
 from promptkit.results.summary import VariantSummary, summarize
@@ -130,7 +131,9 @@ def output_tokens_per_s(frame: pd.DataFrame) -> dict[str, float]:
     """
     if frame.empty:
         return {}
-    fresh = frame[frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
+    # an ensemble's rows are its members' answers again, not generation of their own
+    asked = frame["model"] != ENSEMBLE_MODEL
+    fresh = frame[asked & frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
     speeds = {}
     for model, group in fresh.groupby("model", sort=False):
         seconds = float(group["latency_s"].sum())

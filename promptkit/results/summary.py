@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.parsers import fold
 from promptkit.results.calibration import JudgeCalibration, calibrate
 from promptkit.results.front import FrontPoint, dominated_by, spend_key, spend_label
@@ -421,7 +422,8 @@ def shots_sweep(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> 
     prompt version ran with more than one shot count."""
     groups: dict[tuple[str, str], list[VariantSummary]] = {}
     for s in summaries:
-        groups.setdefault((s.prompt, s.model), []).append(s)
+        if s.model != ENSEMBLE_MODEL:  # an ensemble has no shot count of its own
+            groups.setdefault((s.prompt, s.model), []).append(s)
     if all(len({s.shots for s in group}) < 2 for group in groups.values()):
         return []
     return [

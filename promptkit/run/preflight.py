@@ -24,6 +24,7 @@ from promptkit.define.prompts import Prompt
 from promptkit.define.validate import Where
 from promptkit.errors import BadInput, PromptError, SuiteError
 from promptkit.providers.base import known_params
+from promptkit.run.ensembles import ensembles_to_run
 from promptkit.suite import ModelSpec, Suite
 
 __all__ = [
@@ -43,7 +44,14 @@ FEATURE_PARAMS = ("response_format", "tools", "tool_choice")
 
 def preflight(suite: Suite) -> list[BadInput]:
     """Every finding for ``suite``, in the order a reader fixes them."""
-    return [*unknown_params(suite), *unreachable_references(suite)]
+    return [*unknown_params(suite), *unreachable_references(suite), *left_out_ensembles(suite)]
+
+
+def left_out_ensembles(suite: Suite) -> list[BadInput]:
+    """Ensembles whose members this run does not ask (``--prompt``/``--model`` chose others)."""
+    _, reasons = ensembles_to_run(suite)
+    hint = "run the members too, or leave --prompt/--model out"
+    return [BadInput(reason, path=suite.path, hint=hint) for reason in reasons]
 
 
 def enforce(findings: Sequence[BadInput]) -> None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.datasets import Row
+from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.parsers import Parsed, Parser, make_parser
 from promptkit.define.structured import response_schema
 from promptkit.define.tools import tool_schemas
@@ -31,6 +33,7 @@ from promptkit.results.run_summary import record_summary
 from promptkit.results.store import JournalRow, RunStore, RunWriter, finished_cases
 from promptkit.results.summary import VariantSummary
 from promptkit.run.caller import Caller, RunOptions, with_api_base
+from promptkit.run.ensembles import ensemble_cases, ensembles_to_run
 from promptkit.run.plan import CasePlan, Planner
 from promptkit.run.preflight import refuse_unhonoured
 from promptkit.run.pricing import Budget, BudgetReached, PriceBook
@@ -128,6 +131,41 @@ class _Execution:
         self.writer.append(row)
         self._count(row)
 
+    async def run_ensembles(self, planner: Planner) -> None:
+        """Journal each ensemble's combined answer, scored like any answer; no model call.
+        A resumed run combines again: the new rows supersede the old."""
+        specs, _ = ensembles_to_run(self.suite)
+        if not specs:
+            return
+        rows = {row.id: row for row in planner.rows}
+        folder = self.writer.folder
+        for spec, row_id, repeat, members, combined, usage in ensemble_cases(specs, folder, rows):
+            row = rows[row_id]
+            journal: JournalRow = {
+                "variant": spec.name,
+                "prompt": spec.prompt,
+                "prompt_hash": spec.rule,
+                "model": ENSEMBLE_MODEL,
+                "shots": "-",
+                "shot_ids": [],
+                "repeat": repeat,
+                "row_id": row_id,
+                "input": members[0]["input"],
+                "expected": members[0]["expected"],
+                "output": None,
+                "parsed": None,
+                "parse_error": None,
+                "scores": {},
+                "error": None,
+            }
+            if "row_index" in members[0]:  # a shard's: merge orders rows by it
+                journal["row_index"] = members[0]["row_index"]
+            parsed = Parsed(combined.value, combined.parse_error, combined.note)
+            scored = await self._scored(row, parsed, usage, journal, None)
+            if all(m.get("error") for m in members):
+                scored["error"] = f"every member failed: {members[0].get('error')}"
+            self.writer.append(scored)
+
     def _base_row(self, plan: CasePlan) -> JournalRow:
         row = self._case_row(plan)
         if self.sharded:  # so that 'promptkit merge' can put the shards' rows back in order
@@ -160,7 +198,18 @@ class _Execution:
         parsed = _said_if_cut_off(
             self.parsers[plan.variant.prompt.ref].parse(completion.text), completion
         )
-        expected = plan.row.data.get(self.suite.reference) if self.suite.reference else None
+        return await self._scored(plan.row, parsed, completion, row, plan.request.params)
+
+    async def _scored(
+        self,
+        data: Row,
+        parsed: Parsed,
+        completion: Completion,
+        row: JournalRow,
+        params: Mapping[str, Any] | None,
+    ) -> JournalRow:
+        """``row`` with the parsed answer of ``data`` scored, and its usage."""
+        expected = data.data.get(self.suite.reference) if self.suite.reference else None
         usage = {"scorer_tokens": 0, "scorer_cost": 0.0}
 
         async def call(request: Request) -> Completion:
@@ -173,14 +222,14 @@ class _Execution:
             output=parsed.value,
             raw=completion.text,
             expected=expected,
-            row=plan.row.data,
+            row=data.data,
             completion=completion,
             parse_error=parsed.error,
             parse_note=parsed.note,
-            response_schema=response_schema(plan.request.params),
-            tool_schemas=tool_schemas(plan.request.params),
+            response_schema=response_schema(params or {}),
+            tool_schemas=tool_schemas(params or {}),
             call=call,
-            inputs={v: plan.row.data[c] for v, c in self.suite.inputs.items()},
+            inputs={v: data.data[c] for v, c in self.suite.inputs.items()},
         )
         scores, labels, explanations, details, error = await self._apply_scorers(case)
         scored: JournalRow = {
@@ -279,6 +328,7 @@ async def run_suite_async(
     execution = _Execution(suite, writer, caller, progress, on_progress, planner.sharded)
     try:
         await _drain(execution, (c for c in planner.cases() if c.key not in done), budget)
+        await execution.run_ensembles(planner)
     finally:
         await caller.close()
         writer.close()
