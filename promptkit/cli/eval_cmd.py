@@ -46,6 +46,17 @@ _POSITIVE = FiniteFloatRange(min=0, min_open=True)
     "from PROMPTKIT_SHARD, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); "
     "'promptkit merge' joins the shards' runs.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Where in-process models (local/, hf/) run: here (default) or on Ray actors, "
+    "one model instance each ('actors', 'num_cpus', 'num_gpus' in the model entry).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDR",
+    help="The Ray cluster for --executor ray (default: RAY_ADDRESS, else a local one).",
+)
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight per model.")
 @click.option("--rpm", type=_POSITIVE, help="Requests started per minute per model.")
 @click.option("--timeout", type=_POSITIVE, help="Seconds allowed per request attempt.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from promptkit.define.prompts import Message
-from promptkit.define.validate import Where, known_keys
+from promptkit.define.validate import Where, finite_number, known_keys, positive_int
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.plugins import PluginGroup
 from promptkit.redact import remember_environment, remember_options
@@ -40,6 +40,11 @@ __all__ = [
 
 #: Model-entry keys the runner reads for every provider, whatever its own options.
 RUNNER_OPTIONS = ("name", "concurrency", "rpm", "params", "extra_params")
+#: Model-entry keys of in-process models for ``--executor ray``: actors (model
+#: instances) and the CPUs and GPUs each actor reserves on the cluster.
+ACTOR_OPTIONS = ("actors", "num_cpus", "num_gpus")
+#: More actors than this for one model is a typo, not a cluster.
+MAX_ACTORS = 1024
 #: The request parameters of the OpenAI chat API, which most servers and litellm follow.
 CHAT_PARAMS = frozenset(
     {
@@ -195,6 +200,9 @@ class Provider(abc.ABC):
     option_keys: ClassVar[tuple[str, ...] | None] = None
     #: The request parameters it understands; ``None``: not declared, not checked.
     known_params: ClassVar[frozenset[str] | None] = None
+    #: Whether the model runs inside this process (llama.cpp, transformers): such a model
+    #: can run on Ray actors instead (``--executor ray``, :data:`ACTOR_OPTIONS`).
+    in_process: ClassVar[bool] = False
 
     @classmethod  # noqa: B027 - an optional hook: many providers have no options
     def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
@@ -283,11 +291,24 @@ def check_model_entry(model: str, entry: Mapping[str, Any], where: Where) -> Non
     """
     factory = provider_factory(model)
     keys = getattr(factory, "option_keys", None)
+    in_process = bool(getattr(factory, "in_process", False))
     if keys is not None:
-        known_keys(entry, (*RUNNER_OPTIONS, *keys), where, what="model option")
+        actor_keys = ACTOR_OPTIONS if in_process else ()
+        known_keys(entry, (*RUNNER_OPTIONS, *keys, *actor_keys), where, what="model option")
+    if in_process:
+        check_actor_options(entry, where)
     check = getattr(factory, "check_options", None)
     if check is not None:
         check(entry, where)
+
+
+def check_actor_options(entry: Mapping[str, Any], where: Where) -> tuple[int, float, float]:
+    """(actors, num_cpus, num_gpus) of a model entry: 1 actor of 1 CPU and no GPU unless said."""
+    actors = entry.get("actors", 1)
+    actors = positive_int(actors, where.at("actors"), cap=MAX_ACTORS)
+    cpus = finite_number(entry.get("num_cpus", 1), where.at("num_cpus"), minimum=0)
+    gpus = finite_number(entry.get("num_gpus", 0), where.at("num_gpus"), minimum=0)
+    return actors, cpus, gpus
 
 
 def known_params(model: str) -> frozenset[str] | None:

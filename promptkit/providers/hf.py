@@ -90,6 +90,7 @@ __all__ = [
 
 class HFProvider(Provider):
     option_keys = ("device", "dtype", "max_batch_size", "score_labels")
+    in_process = True  # transformers in this process; --executor ray puts it on actors
     known_params = frozenset(
         {"max_tokens", "temperature", "top_p", "top_k", "repeat_penalty", "stop"}
     )

@@ -114,6 +114,7 @@ class LocalProvider(Provider):
     # llama.cpp already uses every core for one request; more in flight only queue.
     default_concurrency = 1
     option_keys = ("n_ctx", "n_threads")
+    in_process = True  # llama.cpp in this process; --executor ray puts it on actors
     known_params = frozenset(
         {*_SAMPLING_PARAMS, "max_tokens", "response_format", "tools", "tool_choice"}
     )

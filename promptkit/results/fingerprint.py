@@ -40,6 +40,9 @@ OPTIONS_LEFT_OUT = frozenset(
         "n_threads",
         "max_batch_size",
         "api_key_env",
+        "actors",
+        "num_cpus",
+        "num_gpus",
     }
 )
 #: Rows serialised at once when hashing a dataset: twice as fast as one row at a time,

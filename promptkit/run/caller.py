@@ -23,9 +23,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import ProviderError
+from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Provider, Request, get_provider
+from promptkit.providers.base import provider_factory
 from promptkit.run.breaker import Breaker
 from promptkit.run.cache import ResponseCache, cache_key
 from promptkit.run.pricing import Budget, PriceBook
@@ -34,7 +35,10 @@ from promptkit.run.retry import RetryPolicy, with_retries
 from promptkit.run.shards import Shard
 from promptkit.suite import ModelSpec, Suite
 
-__all__ = ["Caller", "RunOptions", "default_cache_path", "with_api_base"]
+__all__ = ["EXECUTORS", "Caller", "RunOptions", "default_cache_path", "with_api_base"]
+
+#: Where in-process models run: in this process, or on Ray actors.
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +59,8 @@ class RunOptions:
     api_base: str | None = None  # endpoint for every model of the run
     resume: bool | str | Path = False  # True: the suite's latest run; else a run id
     shard: Shard | None = None  # only this shard's rows (promptkit.run.shards)
+    executor: str = "local"  # "ray": in-process models on Ray actors (run/ray_executor.py)
+    ray_address: str | None = None  # an existing Ray cluster; None: RAY_ADDRESS or a local one
 
 
 def default_cache_path(root: str | Path = DEFAULT_ROOT) -> Path:
@@ -99,7 +105,7 @@ class Caller:
         self.cache = _open_cache(options, root)
 
     def _lane(self, model: ModelSpec) -> _Lane:
-        provider = get_provider(model.name, model.options)
+        provider = self._provider(model)
         width = (
             self.options.concurrency
             or model.options.get("concurrency")
@@ -108,6 +114,19 @@ class Caller:
         )
         rpm = self.options.rpm or model.options.get("rpm") or self.suite.rpm
         return _Lane(provider, int(width), rpm)
+
+    def _provider(self, model: ModelSpec) -> Provider:
+        """The model's provider; an in-process model on Ray actors with ``--executor ray``."""
+        if self.options.executor not in EXECUTORS:
+            raise BadInput(
+                f"unknown executor {self.options.executor!r}", hint=f"use one of: {EXECUTORS}"
+            )
+        in_process = bool(getattr(provider_factory(model.name), "in_process", False))
+        if self.options.executor == "ray" and in_process:
+            from promptkit.run.ray_executor import RayModelPool
+
+            return RayModelPool(model.name, model.options, address=self.options.ray_address)
+        return get_provider(model.name, model.options)
 
     def lane(self, model: str) -> _Lane:
         """The lane for ``model``; scorers may call models the suite does not list."""
