@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptkit.ci.baseline import BaselineLink, PairResult, load_outcome
 from promptkit.define.conversations import looks_like_turns, transcript
+from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.files import read_text
 from promptkit.define.prompts import Prompt, parse_ref
 from promptkit.errors import BadInput, PromptError, PromptkitError
@@ -219,6 +220,9 @@ def _labels(summaries: Sequence[VariantSummary]) -> dict[str, str]:
     several_models = len({s.model for s in summaries}) > 1
     labels = {}
     for s in summaries:
+        if s.model == ENSEMBLE_MODEL:  # no model and no shots of its own
+            labels[s.variant] = s.prompt
+            continue
         parts = [s.prompt, s.model] if several_models else [s.prompt]
         labels[s.variant] = " · ".join([*parts, f"k={s.shots}"])
     return labels
@@ -299,7 +303,7 @@ def shot_points(content: RunContent) -> list[ShotPoint]:
             cost_per_call=v.cost_per_call,
         )
         for v in content.variants
-        if v.summary.scores[metric].n
+        if v.summary.scores[metric].n and v.summary.model != ENSEMBLE_MODEL
     ]
     counts: dict[str, set[float]] = {}
     for p in points:
