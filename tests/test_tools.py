@@ -78,7 +78,7 @@ def test_tools_become_the_openai_form_inline_or_from_a_file(tmp_path: Path) -> N
         ("tools: missing.json\n", "not found"),
         ("tools: [{name: f}]\ntool_choice: g\n", "no declared tool"),
         ("tool_choice: auto\n", "without tools"),
-        ("params: {tools: []}\ntools: [{name: f}]\n", "given twice"),
+        ("params: {tools: []}\ntools: [{name: f}]\n", "belongs to the prompt, not to params"),
     ],
 )
 def test_bad_tools_are_one_line_naming_the_prompt(tmp_path: Path, front: str, words: str) -> None:
@@ -340,3 +340,74 @@ def test_the_html_report_shows_proposed_calls_as_data(tmp_path: Path) -> None:
     assert [tag for tag, _ in elements(page)].count("script") == 2  # the page's own only
     outputs = [cell[0] for row in embedded_data(page)["rows"] for cell in row[3] if cell]
     assert outputs == [f"\u2192 lookup_order({hostile})"]
+
+
+# --- found in review: no crash, no stale schema, no silent params -------------------------------
+
+
+def test_a_json_reply_without_tools_is_structured_output_not_a_call() -> None:
+    from promptkit.providers.local_tools import read_tool_calls
+
+    reply = '{"name": {"first": "Ana"}, "order_id": "A-1"}'
+    assert read_tool_calls(reply, {}) == (reply, ())
+    tools = {"tools": [{"type": "function", "function": LOOKUP}]}
+    assert read_tool_calls(reply, tools) == (reply, ())  # a dict name names no tool
+    text, calls = read_tool_calls('{"name": "lookup_order", "arguments": {}}', tools)
+    assert text == "" and [c.name for c in calls] == ["lookup_order"]
+
+
+def test_a_forced_choice_with_nothing_to_call_is_an_error_not_an_empty_grammar() -> None:
+    from promptkit.providers.local_tools import call_schema
+
+    with pytest.raises(ProviderError, match="leaves no declared tool"):
+        call_schema({"tool_choice": "required", "tools": []})
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        ("suite", "params: {tool_choice: required}\n"),
+        ("model", ""),
+    ],
+)
+def test_tools_in_params_are_refused_naming_the_place(
+    tmp_path: Path, where: str, text: str
+) -> None:
+    from promptkit import load_suite
+
+    _prompt(tmp_path, "inputs: [text]\n")
+    write(tmp_path / "datasets" / "d.jsonl", '{"id": "a", "text": "hi"}\n')
+    model = "{name: mock/echo, params: {tools: oops}}" if where == "model" else "mock/echo"
+    suite = write(
+        tmp_path / "evals" / "s.yaml",
+        f"dataset: {{path: ../datasets/d.jsonl, id: id}}\ninputs: [text]\nprompts: [orders@v1]\n"
+        f"models: [{model}]\nscorers: [exact_match]\n{text}",
+    )
+    with pytest.raises(SuiteError, match="belongs to the prompt, not to params") as info:
+        load_suite(suite)
+    assert "in the prompt's front matter" in str(info.value)
+
+
+def test_front_matter_params_cannot_smuggle_a_tool_choice(tmp_path: Path) -> None:
+    _prompt(tmp_path, "params: {tool_choice: required}\n")
+    with pytest.raises(PromptError, match="belongs to the prompt, not to params"):
+        PromptLibrary(tmp_path / "prompts").get("orders@v1")
+
+
+def test_schema_mode_uses_each_prompt_versions_own_schema() -> None:
+    scorer = tool_call(ScorerSetup(), arguments="schema")
+    loose = {"lookup_order": {"type": "object"}}
+    strict = {"lookup_order": {"type": "object", "properties": {"order_id": {"pattern": "^A-"}}}}
+    call = ToolCall.parsed("lookup_order", '{"order_id": "nonsense"}')
+    assert scorer(_case("lookup_order", call, schemas=loose)).value == 1.0
+    second = scorer(_case("lookup_order", call, schemas=strict))
+    assert second.value == 0.0 and "does not match" in second.explanation
+
+
+def test_the_cache_key_covers_how_a_schema_goes_on_the_wire() -> None:
+    from promptkit import Message, Request
+
+    request = Request(model="oai/m", messages=(Message("user", "x"),), params={})
+    plain = cache_key(request, "http://h/v1")
+    assert cache_key(request, "http://h/v1", {}) == plain  # unchanged for everyone else
+    assert cache_key(request, "http://h/v1", {"schema_as": "json_object"}) != plain

@@ -375,7 +375,7 @@ def _params(data: Mapping[str, Any], where: Where) -> dict[str, Any]:
     for key, value in declared.items():
         if value is None:
             continue
-        if key in params:
+        if key in params:  # response_format; tools and tool_choice never reach params
             raise where.at(key).fail(
                 f"{key} is given twice (front matter and params)", hint="keep one"
             )

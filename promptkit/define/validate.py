@@ -267,6 +267,11 @@ def request_params(value: Any, where: Where) -> dict[str, Any]:
         place = where.at(str(name))
         if not isinstance(name, str):
             raise place.fail(f"parameter name {show(name)} is not a name", "quote it")
+        if name in PROMPT_ONLY_PARAMS:
+            raise place.fail(
+                f"{name!r} belongs to the prompt, not to params",
+                f"declare it as the key {name}: in the prompt's front matter",
+            )
         _finite_everywhere(item, place)
         check = _PARAM_CHECKS.get(name)
         if check is not None and item is not None:
@@ -288,6 +293,10 @@ def _finite_everywhere(value: Any, where: Where) -> None:
 def _stop(value: Any, where: Where) -> None:
     string_list(value, where, what="stop strings")
 
+
+#: Request parameters only a prompt's front matter declares (as keys of their own), so
+#: that a tool_choice is checked against the tools and both are hashed with the template.
+PROMPT_ONLY_PARAMS = frozenset({"tools", "tool_choice"})
 
 _PARAM_CHECKS: dict[str, Any] = {
     "temperature": lambda v, w: finite_number(v, w, minimum=0),

@@ -221,6 +221,10 @@ class Provider(abc.ABC):
         remember_options(self.options)
         remember_environment()
 
+    def wire_options(self) -> dict[str, Any]:
+        """Options that change what is sent for the same request (the cache key holds them)."""
+        return {}
+
     @abc.abstractmethod
     async def complete(self, request: Request) -> Completion:
         """Answer one request, or raise :class:`promptkit.ProviderError`."""

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptkit.define.prompts import Message
+from promptkit.errors import ProviderError
 from promptkit.providers.base import ToolCall
 
 __all__ = ["call_schema", "read_tool_calls", "with_tools"]
@@ -67,6 +68,8 @@ def call_schema(params: Mapping[str, Any]) -> dict[str, Any] | None:
         }
         for f in functions
     ]
+    if not options:  # an empty grammar would crash llama.cpp; the suite checks prevent it
+        raise ProviderError(f"tool_choice {choice!r} leaves no declared tool to call")
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
@@ -74,12 +77,15 @@ def read_tool_calls(text: str, params: Mapping[str, Any]) -> tuple[str, tuple[To
     """The reply's text and its call: a reply that is one JSON object naming a declared
     function is that call (its text then empty); anything else stays text."""
     names = {f["name"] for f in _functions(params)}
+    if not names:  # no tools: a JSON reply is structured output, not a call
+        return text, ()
     try:
         # strict=False: llama.cpp's JSON grammar lets raw newlines into strings
         value = json.loads(text, strict=False)
     except ValueError:
         return text, ()
-    if not isinstance(value, dict) or value.get("name") not in names:
+    name = value.get("name") if isinstance(value, dict) else None
+    if not isinstance(name, str) or name not in names:
         return text, ()
     arguments = value.get("arguments", {})
     raw = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)

@@ -67,6 +67,10 @@ class OpenAICompatProvider(Provider):
         if options.get("schema_as") is not None:
             choice(options["schema_as"], SCHEMA_STYLES, where.at("schema_as"))
 
+    def wire_options(self) -> dict[str, Any]:
+        schema_as = self.options.get("schema_as")
+        return {"schema_as": schema_as} if schema_as else {}
+
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
         self.remote_name = model.partition("/")[2]

@@ -20,6 +20,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,12 @@ CREATE TABLE IF NOT EXISTS responses (
 _KEY_VERSION = 1  # bump when the key's recipe changes, so old entries stop matching
 
 
-def cache_key(request: Request, api_base: str | None = None) -> str:
-    """The cache key of ``request`` sent to ``api_base`` (the request's own wins)."""
-    recipe = {
+def cache_key(
+    request: Request, api_base: str | None = None, wire: Mapping[str, Any] | None = None
+) -> str:
+    """The cache key of ``request`` sent to ``api_base`` (the request's own wins);
+    ``wire``: provider options that change what is sent (``Provider.wire_options``)."""
+    recipe: dict[str, Any] = {
         "v": _KEY_VERSION,
         "model": request.model,
         "api_base": request.api_base or api_base,
@@ -49,6 +53,8 @@ def cache_key(request: Request, api_base: str | None = None) -> str:
         "seed": request.seed,
         "repeat": request.repeat,
     }
+    if wire:  # only when set, so every other key stays what it was
+        recipe["wire"] = dict(wire)
     canonical = json.dumps(
         recipe, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
     )

@@ -88,6 +88,7 @@ class _Lane:
             "api_base"
         )
         self.cacheable = provider.cacheable
+        self.wire = provider.wire_options()
 
 
 class Caller:
@@ -139,7 +140,7 @@ class Caller:
         lane = self.lane(request.model)
         if self.cache is None or not lane.cacheable:
             return None, None
-        key = cache_key(request, lane.api_base)
+        key = cache_key(request, lane.api_base, lane.wire)
         return key, None if self.options.refresh else self.cache.get(key)
 
     async def __call__(self, request: Request) -> tuple[Completion, int]:

@@ -135,10 +135,12 @@ class _Matcher:
         schema = schemas.get(call.name)
         if schema is None:
             return f"{call.name}: the prompt declares no such tool"
-        validator = self._validators.get(call.name)
+        # keyed by the schema itself: two prompt versions may declare one tool differently
+        key = json.dumps(schema, sort_keys=True, default=str)
+        validator = self._validators.get(key)
         if validator is None:
             validator = jsonschema.validators.validator_for(schema)(dict(schema))
-            self._validators[call.name] = validator
+            self._validators[key] = validator
         failure = jsonschema.exceptions.best_match(validator.iter_errors(call.arguments))
         return None if failure is None else f"{call.name}{failure.json_path[1:]}: {failure.message}"
 
