@@ -256,7 +256,10 @@ def _render(
                 path=prompt.path,
                 hint=f"pass --var {missing[0]}=VALUE, or --suite to take a dataset row",
             )
-        return prompt.render(dict(variables or {})), dict(prompt.meta.params)
+        # a --var's JSON turns: the user's own text, rendered to look at
+        return prompt.render(dict(variables or {}), raw_conversations=True), dict(
+            prompt.meta.params
+        )
     loaded = load_suite(suite).with_prompts([ref])
     chosen = _find_row(loaded, row)
     variant = Variant(loaded.prompts[0], loaded.models[0], shots)

@@ -150,4 +150,4 @@ def test_shipped_prompts_render(repo: Path) -> None:
         variables = {name: "sample" for name in prompt.meta.inputs}
         if "{% conversation history %}" in prompt.source:
             variables["history"] = chat
-        assert prompt.render(variables)[-1].role == "user"
+        assert prompt.render(variables, raw_conversations=True)[-1].role == "user"

@@ -228,6 +228,13 @@ class ConversationExtension(Extension):
                 line=line,
                 hint="each turn is a message of its own: place the conversation between blocks",
             )
+        if not isinstance(value, Conversation) and not collector.raw_conversations:
+            raise PromptError(
+                "{% conversation %} got a value that is not a conversation column",
+                path=path,
+                line=line,
+                hint="declare the column with the suite's 'conversation:' key: only it holds turns",
+            )
         roles = value.roles if isinstance(value, Conversation) else TURN_ROLES
         try:
             turns = read_turns(value, roles)

@@ -26,6 +26,9 @@ class Message:
 class _Collector:
     messages: list[Message] = field(default_factory=list)
     depth: int = 0
+    #: Whether ``{% conversation %}`` may read turns from any list or JSON text; in a
+    #: suite's render only a declared conversation column holds turns.
+    raw_conversations: bool = False
 
 
 _COLLECTOR: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(

@@ -190,10 +190,14 @@ class Prompt:
         examples: Sequence[Mapping[str, Any]] = (),
         *,
         limits: RenderLimits | None = None,
+        raw_conversations: bool = False,
     ) -> list[Message]:
         """Render to chat messages. ``examples`` are the few-shot rows, maybe empty.
 
         ``limits`` bound the render's size and time (default: ``RenderLimits.from_environment()``).
+        ``raw_conversations``: ``{% conversation %}`` may read turns from any list or JSON
+        text (``promptkit render --var``, a report re-reading a journal); otherwise only
+        from a column the suite declares with ``conversation:``.
         """
         missing = [name for name in self.meta.inputs if name not in variables]
         if missing:
@@ -204,7 +208,7 @@ class Prompt:
             )
         context = {**variables, "examples": [dict(e) for e in examples]}
         limits = limits or RenderLimits.from_environment()
-        collector = _Collector()
+        collector = _Collector(raw_conversations=raw_conversations)
         token = _COLLECTOR.set(collector)
         try:
             with render_budget(limits):

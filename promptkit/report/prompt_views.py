@@ -112,7 +112,8 @@ def _render(variant: VariantView, template: Prompt, record: JournalRow, pool: _P
             f"re-read ({reason})"
         )
     try:
-        messages = template.render(inputs, examples)
+        # the journal keeps a conversation as a plain list; the run checked it
+        messages = template.render(inputs, examples, raw_conversations=True)
     except PromptkitError as exc:
         return PromptView(variant, template, [], note, error=str(exc))
     return PromptView(variant, template, messages, note)
