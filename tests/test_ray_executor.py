@@ -47,6 +47,7 @@ def cluster() -> Iterator[Any]:
     """One local Ray cluster for the module: starting one costs seconds on 2 cores."""
     import ray
 
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()

@@ -30,7 +30,9 @@ from promptkit.cli.options import parse_vars
     "--request",
     "as_request",
     is_flag=True,
-    help="Print the request as sent, as JSON: messages, tools, tool_choice, response_format.",
+    help="Print the request body as JSON: messages, tools, tool_choice, response_format "
+    "(local/ also lists the tools in the system turn; oai/'s schema_as reshapes "
+    "response_format).",
 )
 @click.option(
     "--prompts-dir",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -81,6 +82,8 @@ class RayModelPool(Provider):
 
     def _init(self, address: str | None) -> None:
         # address=None: RAY_ADDRESS if set, else a local cluster started for this run.
+        # A cluster promptkit starts sends no usage report home unless the user asks.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         self.ray.init(
             address=address,
             include_dashboard=False,
