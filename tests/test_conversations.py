@@ -101,7 +101,9 @@ def test_role_text_inside_a_turn_stays_inside_it(text: str) -> None:
 
 
 def test_a_json_list_of_turns_is_read_too() -> None:
-    messages = prompt().render({"history": json.dumps(turns(("user", "hi")))}, raw_conversations=True)
+    messages = prompt().render(
+        {"history": json.dumps(turns(("user", "hi")))}, raw_conversations=True
+    )
     assert messages[-1] == Message("user", "hi")
 
 

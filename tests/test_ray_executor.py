@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from promptkit import BadInput, RunOptions, SuiteError, evaluate, load_run, load_suite
+from promptkit import (
+    BadInput,
+    ProviderConfigError,
+    RunOptions,
+    SuiteError,
+    evaluate,
+    load_run,
+    load_suite,
+)
 from promptkit.run.runner import Progress
 from tests.conftest import needs_local_model, write
 
@@ -118,3 +126,10 @@ def test_remote_models_stay_in_the_driver(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "ray", None)  # never imported for a mock model
     result = evaluate(_suite(tmp_path, "mock/echo"), RunOptions(cache=False, executor="ray"))
     assert result.errors == 0 and result.cases == len(QUESTIONS)
+
+
+@needs_ray
+def test_actors_the_cluster_cannot_place_are_refused(tmp_path: Path, cluster: Any) -> None:
+    suite = _suite(tmp_path, "{name: local/smollm2, actors: 3, num_cpus: 1}")  # 2 CPUs here
+    with pytest.raises(ProviderConfigError, match=r"3 actor\(s\) x 1 CPU need 3 CPUs"):
+        evaluate(suite, RunOptions(cache=False, executor="ray"))

@@ -28,7 +28,7 @@ from typing import Any
 from promptkit.define.validate import Where
 from promptkit.errors import BadInput, ProviderConfigError, ProviderError
 from promptkit.providers import Completion, Provider, Request, get_provider
-from promptkit.providers.base import check_actor_options
+from promptkit.providers.base import check_actor_options, provider_factory
 
 __all__ = ["RayModelPool", "import_ray"]
 
@@ -43,6 +43,20 @@ def import_ray() -> Any:
             hint="pip install 'promptkit[ray]'",
         ) from None
     return ray
+
+
+def _check_fits(ray: Any, model: str, actors: int, cpus: float, gpus: float) -> None:
+    """Refuse actors the cluster cannot place: Ray would wait for them forever."""
+    total = ray.cluster_resources()
+    for resource, each in (("CPU", cpus), ("GPU", gpus)):
+        needed, has = actors * each, float(total.get(resource, 0))
+        if needed > has:
+            raise ProviderConfigError(
+                f"{model}: {actors} actor(s) x {each:g} {resource} need {needed:g} {resource}s; "
+                f"the Ray cluster has {has:g}",
+                hint="lower actors, num_cpus or num_gpus in the model entry "
+                "(num_cpus: 0.5 lets two actors share a core)",
+            )
 
 
 class _ModelActor:
@@ -73,7 +87,11 @@ class RayModelPool(Provider):
         self.started_cluster = not self.ray.is_initialized()
         if self.started_cluster:
             self._init(address)
+        _check_fits(self.ray, model, self.actors, cpus, gpus)
         own = {k: v for k, v in options.items() if k not in ("actors", "num_cpus", "num_gpus")}
+        if "n_threads" in (getattr(provider_factory(model), "option_keys", None) or ()):
+            # llama.cpp would take every core of the node: an actor uses the CPUs it reserved
+            own.setdefault("n_threads", max(1, round(cpus)))
         self._options = own
         self._remote = self.ray.remote(num_cpus=cpus, num_gpus=gpus)(_ModelActor)
         self._tag = secrets.token_hex(3)
