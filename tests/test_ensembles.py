@@ -115,7 +115,7 @@ def test_a_member_that_errored_gives_no_answer() -> None:
 
 
 def test_json_answers_vote_by_value_not_by_key_order() -> None:
-    rows = [_row({"a": 1, "b": 2}), _row({"b": 2, "a": 1}), _row({"a": 3})]
+    rows = [_row({"a": 1, "b": 2}), _row({"b": 2.0, "a": 1}), _row({"a": 3})]
     assert combine(SPEC, rows).value == {"a": 1, "b": 2}
 
 

@@ -133,3 +133,16 @@ def test_actors_the_cluster_cannot_place_are_refused(tmp_path: Path, cluster: An
     suite = _suite(tmp_path, "{name: local/smollm2, actors: 3, num_cpus: 1}")  # 2 CPUs here
     with pytest.raises(ProviderConfigError, match=r"3 actor\(s\) x 1 CPU need 3 CPUs"):
         evaluate(suite, RunOptions(cache=False, executor="ray"))
+
+
+def test_a_dry_run_starts_no_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptkit import estimate
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # importing ray would fail
+    plan = estimate(_suite(tmp_path, "local/smollm2"), RunOptions(executor="ray"))
+    assert plan.requests == len(QUESTIONS)
+
+
+def test_a_ray_address_without_the_ray_executor_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="--ray-address needs --executor ray"):
+        evaluate(_suite(tmp_path, "mock/echo"), RunOptions(ray_address="127.0.0.1:6379"))

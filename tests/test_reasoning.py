@@ -200,3 +200,10 @@ def test_export_writes_the_reasoning_before_the_answer(
     )
     assert code == 2 and "pool row 'p0' has no reasoning in column 'nope'" in err
     assert not Path("u.jsonl").exists()
+
+
+def test_a_marker_with_nothing_after_it_is_no_answer() -> None:
+    parser = make_parser({"type": "text", "answer_after": "Answer:"})
+    parsed = parser.parse("I think it is Paris.\nAnswer:   ")
+    assert parsed.value is None and parsed.error == "nothing after the 'Answer:' in the reply"
+    assert parsed.reasoning == "I think it is Paris."

@@ -292,3 +292,48 @@ def test_an_interval_does_not_depend_on_the_order_of_its_values(
     shuffled = list(values)
     rng.shuffle(shuffled)
     assert mean_interval(values) == mean_interval(shuffled)
+
+
+# --- found in review -----------------------------------------------------------------------------
+
+
+def test_a_shard_resumes_only_with_the_limit_it_split(tmp_path: Path) -> None:
+    suite = make_project(tmp_path)
+    run = evaluate(suite, RunOptions(shard=Shard(1, 2), limit=10)).path
+    with pytest.raises(BadInput, match="split 10 rows, this run would split 30"):
+        evaluate(suite, RunOptions(shard=Shard(1, 2), limit=30, resume=str(run)))
+
+
+def test_resuming_the_latest_run_means_the_latest_run_of_this_shard(tmp_path: Path) -> None:
+    suite = make_project(tmp_path)
+    first = evaluate(suite, RunOptions(shard=Shard(1, 2))).path
+    evaluate(suite, RunOptions(shard=Shard(2, 2)))
+    again = evaluate(suite, RunOptions(shard=Shard(1, 2), resume=True))
+    assert again.path == first
+
+
+def test_merge_checks_each_journal_against_its_shard(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    runs = _shard_runs(make_project(tmp_path), 2)
+    other = next(f"r{i}" for i in range(ROWS) if shard_of(f"r{i}", 2) == 2)
+    journal = runs[0] / "journal.jsonl"
+    row = json.loads(journal.read_text().splitlines()[0])
+    journal.write_text(journal.read_text() + json.dumps({**row, "row_id": other}) + "\n")
+    code, _, err = cli("merge", *map(str, runs))
+    assert code == 2 and f"holds row {other!r} of another shard" in err
+    (runs[1] / "journal.jsonl").unlink()
+    code, _, err = cli("merge", str(runs[1]))
+    assert code == 2 and "has no journal.jsonl" in err
+    meta = json.loads((runs[1] / "meta.json").read_text())
+    (runs[1] / "meta.json").write_text(json.dumps({**meta, "shard": 5}))
+    code, _, err = cli("merge", str(runs[1]))
+    assert code == 2 and "damaged shard record" in err
+
+
+def test_a_cache_file_that_is_not_sqlite_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.sqlite").write_bytes(b"not a database at all" * 100)
+    ours = ResponseCache(tmp_path / "ours.sqlite")
+    with pytest.raises(BadInput, match="cannot read the response cache"):
+        ours.absorb(tmp_path / "bad.sqlite")
+    ours.close()

@@ -20,7 +20,7 @@ import yaml
 from promptkit.define.files import is_file, load_json, parse_yaml, read_text
 from promptkit.errors import DatasetError
 
-__all__ = ["Dataset", "Row", "load_dataset", "row_hash"]
+__all__ = ["Dataset", "Row", "load_dataset", "row_hash", "shard_of"]
 
 SUFFIXES = (".jsonl", ".csv", ".yaml", ".yml")
 JSONL_HINT = "each line must be one JSON object"
@@ -224,3 +224,10 @@ def _with_ids(
         seen[row_id] = line
         rows.append(Row(id=row_id, data=record, line=line))
     return rows
+
+
+def shard_of(row_id: str, count: int) -> int:
+    """The shard (1..count) a row belongs to when a run is split (``eval --shard``): a
+    sha256 of its id, so it depends neither on row order nor on the machine."""
+    digest = hashlib.sha256(row_id.encode("utf-8")).digest()
+    return 1 + int.from_bytes(digest[:8], "big") % count

@@ -295,6 +295,8 @@ class ReasoningParser(Parser):
         if parts is None:
             return Parsed(None, f"no {self.described} in the reply: the answer is read after it")
         reasoning, answer = parts
+        if not answer.strip():  # "Answer:" and then nothing: no answer, not an empty one
+            return Parsed(None, f"nothing after the {self.described} in the reply", None, reasoning)
         parsed = self.inner.parse(answer)
         return Parsed(parsed.value, parsed.error, parsed.note, reasoning)
 

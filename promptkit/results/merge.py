@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptkit.define.datasets import shard_of
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.results.run_summary import SUMMARY_FILE, RunFigures, record_summary
@@ -25,7 +26,10 @@ from promptkit.results.store import RunStore, write_json
 
 __all__ = ["MergedRun", "ShardRun", "find_shard_runs", "merge_shards"]
 
-_HINT = "merge the shard runs of one 'promptkit eval --shard I/N' job set"
+_HINT = (
+    "merge the shard runs of one 'promptkit eval --shard I/N' job set "
+    "(a folder holding several sets: name the runs)"
+)
 #: meta.json entries every shard of one run shares.
 _SAME = ("suite", "fingerprint", "variants", "metrics")
 
@@ -63,18 +67,36 @@ def find_shard_runs(
     for source in sources:
         path = Path(source)
         if path.is_dir() and not (path / "meta.json").is_file():
-            found = [ShardRun(f.parent, _meta(f.parent)) for f in sorted(path.rglob("meta.json"))]
+            found = [_shard_run(f.parent) for f in sorted(path.rglob("meta.json"))]
             found = [run for run in found if "shard" in run.meta]
             if not found:
                 raise BadInput(f"no shard runs in {path}", path=path, hint=_HINT)
             runs += found
             continue
         folder = store.find(source)
-        run = ShardRun(folder, _meta(folder))
+        run = _shard_run(folder)
         if "shard" not in run.meta:
             raise BadInput(f"run {folder.name} is not a shard", path=folder, hint=_HINT)
         runs.append(run)
     return runs
+
+
+def _shard_run(folder: Path) -> ShardRun:
+    """The run in ``folder``, its shard record and journal checked enough to merge."""
+    run = ShardRun(folder, _meta(folder))
+    shard = run.meta.get("shard")
+    if shard is None:
+        return run
+    fields = ("index", "count", "rows", "of_rows")
+    if not isinstance(shard, dict) or not all(isinstance(shard.get(k), int) for k in fields):
+        raise BadInput(
+            f"run {folder.name} has a damaged shard record in meta.json", path=folder, hint=_HINT
+        )
+    if not (folder / "journal.jsonl").is_file():
+        raise BadInput(
+            f"{run.name} has no journal.jsonl", path=folder, hint="copy the whole run folder"
+        )
+    return run
 
 
 def _meta(folder: Path) -> dict[str, Any]:
@@ -117,6 +139,7 @@ def check_shards(runs: Sequence[ShardRun]) -> list[ShardRun]:
     ordered = [by_index[i] for i in range(1, count + 1)]
     for run in ordered:
         _check_finished(run)
+        _check_journal(run)
     _check_rows(ordered)
     return ordered
 
@@ -164,6 +187,21 @@ def _check_finished(run: ShardRun) -> None:
             path=run.folder,
             hint=f"resume it: promptkit eval {run.meta.get('suite_path')} "
             f"--shard {run.shard['index']}/{run.shard['count']} --resume {run.folder.name}",
+        )
+
+
+def _check_journal(run: ShardRun) -> None:
+    """The journal holds exactly the shard's rows: as many as recorded, each hashing to
+    this shard (a resume with another --limit, or mixed files, would break both)."""
+    index, count = run.shard["index"], run.shard["count"]
+    rows = {row.get("row_id") for _, _, row in _journal_lines(run.folder)}
+    strays = [r for r in rows if not isinstance(r, str) or shard_of(r, count) != index]
+    if strays or len(rows) != run.shard["rows"]:
+        what = f"row {strays[0]!r} of another shard" if strays else f"{len(rows)} rows"
+        raise BadInput(
+            f"{run.name} holds {what}; its record says {run.shard['rows']} rows of shard {index}",
+            path=run.folder,
+            hint="run the shard again into a new run (same --limit as the others)",
         )
 
 

@@ -224,7 +224,7 @@ class RunStore:
         self, run: str | Path | None, suite: Suite, *, shard: Mapping[str, int] | None = None
     ) -> RunWriter:
         """Append to an earlier run of ``suite`` (its latest when ``run`` is None)."""
-        folder = self.find(run) if run is not None else self.latest_of(suite)
+        folder = self.find(run) if run is not None else self.latest_of(suite, shard)
         meta = json.loads((folder / "meta.json").read_text("utf-8"))
         _check_same_suite(meta, suite, folder)
         _check_same_shard(meta.get("shard"), shard, folder)
@@ -238,11 +238,16 @@ class RunStore:
         writer.write_json("meta.json", meta)
         return writer
 
-    def latest_of(self, suite: Suite) -> Path:
-        """The latest run of the suite file ``suite`` came from."""
+    def latest_of(self, suite: Suite, shard: Mapping[str, int] | None = None) -> Path:
+        """The latest run of the suite file ``suite`` came from (of the same shard)."""
         wanted = str(Path(suite.path).resolve())
+        same = (shard["index"], shard["count"]) if shard else None
         for folder in reversed(self.runs()):
             meta = json.loads((folder / "meta.json").read_text("utf-8"))
+            recorded = meta.get("shard")
+            found = (recorded["index"], recorded["count"]) if recorded else None
+            if found != same:
+                continue  # shards of one suite may share a runs folder
             if str(Path(meta.get("suite_path", "")).resolve()) == wanted:
                 return folder
         raise BadInput(
@@ -327,6 +332,13 @@ def _check_same_shard(
             f"run {folder.name} is {name(recorded)}, this run would be {name(shard)}",
             path=folder,
             hint="resume with the --shard the run started with, or start a new run",
+        )
+    if recorded and shard and dict(recorded) != dict(shard):
+        raise BadInput(
+            f"run {folder.name} ({name(recorded)}) split {recorded.get('of_rows')} rows, "
+            f"this run would split {shard.get('of_rows')}",
+            path=folder,
+            hint="resume with the --limit the shards started with, or start a new run",
         )
 
 

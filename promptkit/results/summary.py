@@ -450,7 +450,8 @@ def column_mean(frame: pd.DataFrame, column: str) -> float:
 def _reasoning_tokens(ok: pd.DataFrame) -> float | None:
     if "reasoning_tokens" not in ok or ok["reasoning_tokens"].isna().all():
         return None
-    return float(ok["reasoning_tokens"].fillna(0).mean())
+    # over the replies whose reasoning was read (a reply without the marker has none)
+    return float(ok["reasoning_tokens"].mean())
 
 
 def _total(frame: pd.DataFrame, column: str) -> float:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptkit.errors import BadInput
 from promptkit.providers.base import Completion, Request, ToolCall
 
 __all__ = ["ResponseCache", "cache_key"]
@@ -160,17 +161,28 @@ class ResponseCache:
             return 0
         self.flush()
         before = len(self)
-        # Read-only URI: a shard's cache file is never changed by merging it.
-        self._db.execute("ATTACH DATABASE ? AS other", (f"{other.resolve().as_uri()}?mode=ro",))
+        # Read-only: a shard's cache file is never changed by merging it.
+        source = sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "INSERT OR IGNORE INTO main.responses (key, model, completion, created) "
-                    "SELECT key, model, completion, created FROM other.responses"
-                )
+            return self._copy_from(source, before)
+        except sqlite3.DatabaseError as exc:
+            raise BadInput(
+                f"cannot read the response cache {other}: {exc}",
+                path=other,
+                hint="leave it out (--no-cache) or replace the file",
+            ) from None
         finally:
-            self._db.execute("DETACH DATABASE other")
+            source.close()
+
+    def _copy_from(self, source: sqlite3.Connection, before: int) -> int:
+        rows = source.execute("SELECT key, model, completion, created FROM responses")
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO responses (key, model, completion, created) "
+                "VALUES (?,?,?,?)",
+                rows,
+            )
         return len(self) - before
 
     def __len__(self) -> int:

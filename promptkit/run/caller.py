@@ -118,6 +118,8 @@ class Caller:
 
     def _provider(self, model: ModelSpec) -> Provider:
         """The model's provider; an in-process model on Ray actors with ``--executor ray``."""
+        if self.options.ray_address and self.options.executor != "ray":
+            raise BadInput("--ray-address needs --executor ray", hint="add --executor ray")
         if self.options.executor not in EXECUTORS:
             raise BadInput(
                 f"unknown executor {self.options.executor!r}", hint=f"use one of: {EXECUTORS}"
@@ -186,10 +188,14 @@ class Caller:
         return "; ".join(f"no longer asked: {r}" for r in reasons) or None
 
     async def close(self) -> None:
-        for lane in self.lanes.values():
-            await lane.provider.aclose()
-        if self.cache is not None:
-            self.cache.close()
+        """Close every provider, then the cache, whatever one provider's close raises:
+        the cache holds answers that were paid for."""
+        try:
+            for lane in self.lanes.values():
+                await lane.provider.aclose()
+        finally:
+            if self.cache is not None:
+                self.cache.close()
 
 
 async def _within(seconds: float, call: Coroutine[Any, Any, Completion]) -> Completion:

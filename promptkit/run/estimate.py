@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from promptkit.paths import DEFAULT_ROOT, runs_root
@@ -39,7 +39,10 @@ def dry_run(
     planner.check_renders()
     refuse_unhonoured(suite)  # a response_format or tools the model would ignore
     # The caller looks the cache up exactly as a run would; it never sends anything.
-    caller = Caller(suite, settings, Budget(None), root)
+    # the dry run only looks the cache up: no Ray cluster, no actors
+    caller = Caller(
+        suite, replace(settings, executor="local", ray_address=None), Budget(None), root
+    )
     tally = _DryTally()
     try:
         for plan in planner.cases():

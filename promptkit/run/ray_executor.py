@@ -146,6 +146,8 @@ class RayModelPool(Provider):
         return self.handles[index]
 
     async def aclose(self) -> None:
+        if not self.ray.is_initialized():
+            return  # another pool of this run shut the cluster down, and the actors with it
         for handle in self.handles:
             self.ray.kill(handle)
         if self.started_cluster:

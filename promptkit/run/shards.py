@@ -14,11 +14,11 @@ Kubernetes Indexed Jobs' ``JOB_COMPLETION_INDEX`` (0-based; the count from
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from promptkit.define.datasets import shard_of
 from promptkit.errors import BadInput
 
 __all__ = ["Shard", "parse_shard", "shard_of"]
@@ -48,12 +48,6 @@ class Shard:
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
-
-
-def shard_of(row_id: str, count: int) -> int:
-    """The shard (1..count) of a row: a hash, so it does not depend on row order."""
-    digest = hashlib.sha256(row_id.encode("utf-8")).digest()
-    return 1 + int.from_bytes(digest[:8], "big") % count
 
 
 def parse_shard(text: str, env: Mapping[str, str] | None = None) -> Shard:
