@@ -262,7 +262,7 @@ def _render(
         )
     loaded = load_suite(suite).with_prompts([ref])
     chosen = _find_row(loaded, row)
-    variant = Variant(loaded.prompts[0], loaded.models[0], shots)
+    variant = Variant(loaded.prompts[0], loaded.models[0], shots, _render_docs(loaded))
     if shots and loaded.pool is None:
         raise BadInput("the suite has no example pool", path=loaded.path, hint="add 'examples:'")
     if variables:
@@ -273,8 +273,15 @@ def _render(
         extra = {name: name for name in variables if name not in loaded.inputs}
         loaded = replace(loaded, inputs={**loaded.inputs, **extra})
     planner = Planner(loaded)
-    messages, _ = planner.render(variant, chosen)
+    messages, _ = planner.render(variant, chosen, planner.passages(variant, chosen))
     return messages, dict(planner.params(variant))
+
+
+def _render_docs(suite: Suite) -> int | None:
+    """The passages ``render --suite`` shows: the most the suite's sweep retrieves."""
+    if suite.retrieval is None:
+        return None
+    return max(suite.retrieval.counts) if suite.prompts[0].uses_documents else 0
 
 
 def _find_row(suite: Suite, row: str | None) -> Row:

@@ -7,7 +7,6 @@ into variants, one per prompt version x model x shot count.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,8 +16,10 @@ from typing import Any
 from promptkit.define.conversations import ConversationSpec, conversation_spec, read_conversations
 from promptkit.define.datasets import Dataset, load_dataset
 from promptkit.define.ensembles import EnsembleSpec, ensemble_specs, resolve_members
-from promptkit.define.files import is_dir, is_file, parse_yaml, read_python_source, read_text
+from promptkit.define.files import is_dir, is_file, parse_yaml, read_text
 from promptkit.define.prompts import Prompt, PromptLibrary
+from promptkit.define.retrieval import RetrievalSpec, docs_suffix, read_retrieval
+from promptkit.define.scorer_files import load_scorer_files
 from promptkit.define.shots import ShotSettings, ShotSpec, read_shots
 from promptkit.define.validate import (
     Where,
@@ -37,6 +38,7 @@ from promptkit.define.validate import (
 from promptkit.errors import BadInput, PromptkitError, SuiteError
 from promptkit.providers.base import check_model_entry, split_model_name
 from promptkit.scorers import BoundScorer, ScorerSetup, make_scorer
+from promptkit.scorers.similarity import require_embeddings
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "Suite", "Variant", "load_suite", "select_suite"]
 
@@ -65,6 +67,7 @@ SUITE_KEYS = {
     "prompts_dir": "folder of prompt families (default: nearest prompts/ above the suite)",
     "gate": "CI rules: {min: {metric: value}, max_regression: margin} (see promptkit.ci.gate)",
     "ensembles": "virtual variants from others' answers: [{name, of: [VARIANT, ...], rule}]",
+    "retrieval": "passages per row: {documents: PATH, k: [0, 2, 4], by: COLUMN, method: bm25}",
 }
 PRICE_KEYS = ("input_per_1m", "output_per_1m")
 DATASET_KEYS = ("path", "id")
@@ -89,11 +92,12 @@ class Variant:
     prompt: Prompt
     model: ModelSpec
     shots: int | None  # None: as many examples as fit the token budget
+    docs: int | None = None  # passages retrieved per row; None: the suite retrieves none
 
     @property
     def id(self) -> str:
         k = "max" if self.shots is None else str(self.shots)
-        return f"{self.prompt.ref} | {self.model.name} | k={k}"
+        return f"{self.prompt.ref} | {self.model.name} | k={k}{docs_suffix(self.docs)}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class Suite:
     #: Virtual variants combining others' answers (members as written; see
     #: promptkit.define.ensembles and promptkit.run.ensembles).
     ensembles: tuple[EnsembleSpec, ...] = ()
+    retrieval: RetrievalSpec | None = None  # promptkit.define.retrieval
     #: The suite file's line of each key path (``models[2].params``), for messages.
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -133,12 +138,18 @@ class Suite:
         return Where(self.path, key, self.lines, SuiteError, SUITE_KEYS)
 
     def variants(self) -> list[Variant]:
-        """Prompt x model x shots; a template that never reads ``examples`` runs zero-shot
-        only, since more shots would repeat the same request under another name."""
+        """Prompt x model x shots x passages; a template that never reads ``examples`` runs
+        zero-shot only, and one that never reads ``documents`` with no passages, since more
+        would repeat the same request under another name."""
         variants = []
         for prompt in self.prompts:
             shots = self.shots if prompt.uses_examples else (0,)
-            variants += [Variant(prompt, model, k) for model in self.models for k in shots]
+            docs: tuple[int | None, ...] = (None,)
+            if self.retrieval is not None:
+                docs = self.retrieval.counts if prompt.uses_documents else (0,)
+            variants += [
+                Variant(prompt, model, k, d) for model in self.models for k in shots for d in docs
+            ]
         return variants
 
     def with_models(self, names: Sequence[str]) -> Suite:
@@ -215,6 +226,7 @@ class _Builder:
             pool = read_conversations(pool, conversation) if pool is not None else None
         library = self._library()
         shots = self._shots(pool)
+        retrieval = self._retrieval(dataset, inputs)
         suite = Suite(
             path=str(self.path),
             name=self.path.stem,
@@ -228,7 +240,7 @@ class _Builder:
             shots=shots.counts,
             shot_settings=shots.settings,
             params=request_params(self.data.get("params"), self.where("params")),
-            scorers=self._scorers(library),
+            scorers=self._scorers(library, retrieval),
             repeat=self._optional(positive_int, "repeat", cap=MAX_REPEAT) or 1,
             seed=self._seed(),
             concurrency=self._optional(positive_int, "concurrency", cap=MAX_CONCURRENCY),
@@ -240,6 +252,7 @@ class _Builder:
             raw=self.data,
             library=library,
             conversation=conversation,
+            retrieval=retrieval,
             lines=self.lines,
         )
         for bound in suite.scorers:  # e.g. a judge's human verdicts, before any call
@@ -366,10 +379,26 @@ class _Builder:
             raise self.error("shots", "few-shot needs an example pool", "add 'examples: <path>'")
         return shots
 
-    def _scorers(self, library: PromptLibrary) -> tuple[BoundScorer, ...]:
+    def _retrieval(self, dataset: Dataset, inputs: Mapping[str, str]) -> RetrievalSpec | None:
+        if self.data.get("retrieval") is None:
+            return None
+        try:
+            spec = read_retrieval(self.data["retrieval"], self.where("retrieval"), self.resolve)
+        except BadInput as exc:  # the collection's own errors name the collection
+            raise self._with_key("retrieval", exc) from None
+        columns = list(spec.by or inputs.values())
+        dataset.require_columns(columns, needed_by=f"suite {self.path} (retrieval.by)")
+        if spec.method == "embedding":
+            require_embeddings("retrieval method 'embedding'")
+        return spec
+
+    def _scorers(
+        self, library: PromptLibrary, retrieval: RetrievalSpec | None
+    ) -> tuple[BoundScorer, ...]:
         specs = self.data.get("scorers") or ["exact_match"]
         specs = specs if isinstance(specs, list) else [specs]
-        setup = ScorerSetup(suite_path=self.path, prompts=library)
+        ids = retrieval.ids if retrieval is not None else None
+        setup = ScorerSetup(suite_path=self.path, prompts=library, document_ids=ids)
         try:
             bound = tuple(make_scorer(s, setup=setup) for s in specs)
         except BadInput as exc:
@@ -383,14 +412,9 @@ class _Builder:
         return bound
 
     def _load_scorer_files(self) -> None:
-        files = self.data.get("scorer_files") or []
-        where = self.where("scorer_files")
-        for index, name in enumerate(string_list(files, where, what="Python file paths")):
-            file = self.resolve(name)
-            if not is_file(file):
-                raise where.at(index).fail(f"scorer file {file} not found", "fix the path")
-            read_python_source(file, error=SuiteError)
-            _import_scorer_file(file)
+        load_scorer_files(
+            self.data.get("scorer_files") or [], self.where("scorer_files"), self.resolve
+        )
 
     def _optional_str(self, key: str) -> str | None:
         value = self.data.get(key)
@@ -442,38 +466,3 @@ def _rpm(value: Any, where: Where) -> float | None:
     if value is None:
         return None
     return finite_number(value, where, minimum=MIN_RPM, hint="requests per minute, e.g. 60")
-
-
-def _import_scorer_file(file: Path) -> None:
-    """Run a suite's scorer file; any failure in it is the file's, named with its line."""
-    spec = importlib.util.spec_from_file_location(f"promptkit_user.{file.stem}", file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise SuiteError(
-            f"syntax error in scorer file: {exc.msg}",
-            path=file,
-            line=exc.lineno,
-            hint="fix the Python syntax",
-        ) from None
-    except BadInput:
-        raise
-    except Exception as exc:  # the file's own code failed as it was imported
-        raise SuiteError(
-            f"scorer file failed to import: {type(exc).__name__}: {exc}",
-            path=file,
-            line=_line_in(exc, file),
-            hint="fix the error in the file",
-        ) from None
-
-
-def _line_in(exc: BaseException, file: Path) -> int | None:
-    """The last line of ``file`` the traceback passed through."""
-    line, tb = None, exc.__traceback__
-    while tb is not None:
-        if Path(tb.tb_frame.f_code.co_filename) == file:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line

@@ -26,6 +26,7 @@ from promptkit.define.datasets import load_dataset
 from promptkit.define.prompts import Prompt
 from promptkit.define.validate import Where
 from promptkit.report import content
+from promptkit.report.rows import row_table
 from promptkit.run.plan import Planner
 from tests.conftest import needs_local_model, write
 from tests.test_readers_properties import PROPERTY
@@ -265,7 +266,7 @@ def test_eval_scores_the_final_reply(cli: Any, tmp_path: Path) -> None:
     first = next(r for r in journal if r["row_id"] == "c0" and r["shots"] == 0)
     assert first["output"] == "c0 final" and first["scores"]["exact_match"] == 1.0
     assert first["input"]["history"][-1] == {"role": "user", "content": "c0 final"}
-    table = {row[0]: row for row in content.row_table(content.load_content(run))["rows"]}
+    table = {row[0]: row for row in row_table(content.load_content(run))["rows"]}
     assert table["c0"][1] == "user: c0: where is it?\nassistant: Which order?\nuser: c0 final"
 
 

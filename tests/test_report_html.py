@@ -31,6 +31,7 @@ from promptkit import (
 from promptkit.report import content
 from promptkit.report.html import script_json
 from promptkit.report.prompt_views import prompt_diffs, rendered_prompts
+from promptkit.report.rows import row_table
 from promptkit.results.compare import compare_variants
 from promptkit.results.store import RunStore
 from tests.conftest import needs_local_model, write
@@ -234,7 +235,7 @@ def test_unknown_baseline_names_the_variants(run_folder: Path, cli: Any) -> None
 
 def test_row_table_data(run_folder: Path) -> None:
     run = content.load_content(run_folder)
-    table = content.row_table(run)
+    table = row_table(run)
     assert [v["label"] for v in table["variants"]] == [
         "cls@v1 · k=0",
         "cls@v1 · k=2",
@@ -362,7 +363,7 @@ def test_repeats_keep_the_first_output_and_the_mean_score(tmp_path: Path) -> Non
     suite = make_hostile_project(tmp_path / "proj")
     suite.write_text(SUITE.replace("mock/hostile", "mock/flip") + "repeat: 2\n")
     run = content.load_content(evaluate(suite, RunOptions(concurrency=1), prompts=["cls@v1"]).path)
-    first = content.row_table(run)["rows"][0][3][0]  # r0 (neg), cls@v1 k=0
+    first = row_table(run)["rows"][0][3][0]  # r0 (neg), cls@v1 k=0
     assert first[:5] == ["pos", None, [0.5, 0.5], None, 2]
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from promptkit.advise.model import ShotStep, VariantFigures
 from promptkit.define.datasets import Dataset, load_dataset
 from promptkit.define.ensembles import ENSEMBLE_MODEL
+from promptkit.define.retrieval import docs_part
 from promptkit.define.shots import ShotSelector, ShotSettings
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
@@ -108,11 +109,11 @@ def _figures(frame: pd.DataFrame, ok: pd.DataFrame, variant: str, metric: str) -
 
 def _steps(frame: pd.DataFrame, variants: Sequence[VariantFigures], metric: str) -> list[ShotStep]:
     """Consecutive shot counts of each prompt and model, paired on their shared rows."""
-    groups: dict[tuple[str, str], list[VariantFigures]] = {}
-    for v in variants:
-        groups.setdefault((v.prompt, v.model), []).append(v)
+    groups: dict[tuple[str, str, str], list[VariantFigures]] = {}
+    for v in variants:  # a step changes the shots only, never the passages retrieved
+        groups.setdefault((v.prompt, v.model, docs_part(v.variant)), []).append(v)
     steps = []
-    for (prompt, model), members in groups.items():
+    for (prompt, model, _), members in groups.items():
         ordered = sorted(members, key=lambda v: v.shots)
         for a, b in itertools.pairwise(ordered):
             if b.shots == a.shots:

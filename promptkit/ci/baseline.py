@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from promptkit.ci.gitrefs import GitTree, repo_root
 from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.prompts import Prompt, parse_ref
+from promptkit.define.retrieval import docs_part
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.results.compare import Comparison, compare_many
@@ -172,8 +173,8 @@ def _git_pair(head: Variant, base: Prompt | None, variants: Sequence[Variant]) -
 
 
 def _closest(candidates: Sequence[Variant], head: Variant) -> Variant | None:
-    """The candidate with head's shot count, else the only candidate there is."""
-    same = [v for v in candidates if v.shots == head.shots]
+    """The candidate with head's shot and passage counts, else the only candidate there is."""
+    same = [v for v in candidates if (v.shots, v.docs) == (head.shots, head.docs)]
     if same:
         return same[0]
     return candidates[0] if len(candidates) == 1 else None
@@ -240,9 +241,13 @@ def _stored_pair(head: Variant, stored: Sequence[_StoredVariant]) -> Pair:
         return Pair(head.id, None, "no baseline variant for this prompt family and model")
     exact = [s for s in same_family if s.version == head.prompt.version]
     pool = exact or [s for s in same_family if s.version == max(x.version for x in same_family)]
-    chosen = next((s for s in pool if s.shots == shots), pool[0] if len(pool) == 1 else None)
+    docs = docs_part(head.id)
+    chosen = next(
+        (s for s in pool if s.shots == shots and docs_part(s.id) == docs),
+        pool[0] if len(pool) == 1 else None,
+    )
     if chosen is None:
-        return Pair(head.id, None, f"no baseline variant with k={shots}")
+        return Pair(head.id, None, f"no baseline variant with k={shots}{docs or ''}")
     if chosen.hash == head.prompt.hash:
         note = "same template"
     elif exact:

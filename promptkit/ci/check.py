@@ -38,7 +38,7 @@ __all__ = ["CheckReport", "Problem", "check_project"]
 
 _VERSION_FILE = re.compile(r"^v[1-9]\d*\.jinja$")
 #: Names every template may read without declaring them.
-_IMPLICIT = frozenset({"examples", *DEFAULT_NAMESPACE})
+_IMPLICIT = frozenset({"examples", "documents", *DEFAULT_NAMESPACE})
 
 
 @dataclass(frozen=True)

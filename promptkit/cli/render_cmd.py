@@ -15,7 +15,11 @@ from promptkit.cli.options import parse_vars
     "--var", "variables", multiple=True, metavar="NAME=VALUE", help="A template input (repeatable)."
 )
 @click.option(
-    "--suite", "suite_path", type=click.Path(), help="Take inputs and examples from this suite."
+    "--suite",
+    "suite_path",
+    type=click.Path(),
+    help="Take inputs, examples and retrieved passages (as many as the suite's largest "
+    "retrieval k) from this suite.",
 )
 @click.option("--row", help="With --suite: a row id, or a 1-based row position.")
 @click.option(

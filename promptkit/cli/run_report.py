@@ -61,9 +61,11 @@ def error_summary(result: RunResult, allow_errors: bool) -> str:
 
 
 def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_class: bool) -> None:
-    """The summary table, then the judge, shots-sweep and per-class tables where they apply."""
+    """The summary table, then the judge, shots, retrieval, reasoning and per-class tables
+    where they apply."""
     from promptkit.report import terminal
     from promptkit.results.reasoning import reasoning_tradeoffs
+    from promptkit.results.retrieval import docs_sweep
     from promptkit.results.summary import shots_sweep
 
     metrics = list(summaries[0].scores) if summaries else []
@@ -74,6 +76,9 @@ def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_c
     sweep = shots_sweep(summaries, metrics)
     if sweep:
         console.print(terminal.shots_table(sweep, metrics))
+    passages = docs_sweep(summaries, metrics)
+    if passages:
+        console.print(terminal.docs_table(passages, metrics))
     tradeoffs = reasoning_tradeoffs(summaries, metrics[0]) if metrics else []
     if tradeoffs:
         console.print(terminal.reasoning_table(tradeoffs))

@@ -164,6 +164,10 @@ class Prompt:
     def uses_examples(self) -> bool:
         return "examples" in self.variables
 
+    @property
+    def uses_documents(self) -> bool:
+        return "documents" in self.variables
+
     def __repr__(self) -> str:
         return f"Prompt({self.ref}, hash={self.hash})"
 
@@ -189,10 +193,13 @@ class Prompt:
         variables: Mapping[str, Any],
         examples: Sequence[Mapping[str, Any]] = (),
         *,
+        documents: Sequence[Mapping[str, Any]] | None = None,
         limits: RenderLimits | None = None,
         raw_conversations: bool = False,
     ) -> list[Message]:
-        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty.
+        """Render to chat messages. ``examples`` are the few-shot rows, maybe empty;
+        ``documents`` the passages retrieved for this row (None: an empty list, unless
+        an input has that name).
 
         ``limits`` bound the render's size and time (default: ``RenderLimits.from_environment()``).
         ``raw_conversations``: ``{% conversation %}`` may read turns from any list or JSON
@@ -207,6 +214,16 @@ class Prompt:
                 hint="give every input the front matter declares a value",
             )
         context = {**variables, "examples": [dict(e) for e in examples]}
+        if documents is None:  # an input of that name stays the user's own value
+            context.setdefault("documents", [])
+        elif "documents" in variables:
+            raise PromptError(
+                "input 'documents' clashes with the passages retrieval passes as 'documents'",
+                path=self.path,
+                hint="map the column to another name in the suite's inputs: {docs: documents}",
+            )
+        else:
+            context["documents"] = [dict(d) for d in documents]
         limits = limits or RenderLimits.from_environment()
         collector = _Collector(raw_conversations=raw_conversations)
         token = _COLLECTOR.set(collector)

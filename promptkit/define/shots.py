@@ -15,15 +15,14 @@ A token budget then keeps the longest prefix of those k that fits (many-shot).
 
 from __future__ import annotations
 
-import math
 import random
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from promptkit.define.datasets import Dataset, Row
+from promptkit.define.retrieval import BM25, top_k
 from promptkit.define.validate import (
     Where,
     choice,
@@ -41,7 +40,6 @@ SHOT_KEYS = ("k", "strategy", "seed", "token_budget")
 #: Beyond these, a number is a typo, not a prompt: no context holds 10,000 examples.
 MAX_SHOTS = 10_000
 MAX_TOKEN_BUDGET = 10_000_000
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -104,38 +102,6 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _tokens(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-class _BM25:
-    """Okapi BM25 over a small pool; a few dozen lines beat a dependency here."""
-
-    def __init__(self, documents: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
-        self.docs = [Counter(_tokens(d)) for d in documents]
-        self.lengths = [sum(d.values()) for d in self.docs]
-        self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.docs else 0.0
-        df: Counter[str] = Counter()
-        for doc in self.docs:
-            df.update(doc.keys())
-        n = len(self.docs)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self.k1, self.b = k1, b
-
-    def scores(self, query: str) -> list[float]:
-        terms = _tokens(query)
-        result = []
-        for doc, length in zip(self.docs, self.lengths, strict=True):
-            norm = self.k1 * (1 - self.b + self.b * length / (self.avg_length or 1))
-            score = 0.0
-            for term in terms:
-                tf = doc.get(term, 0)
-                if tf:
-                    score += self.idf[term] * tf * (self.k1 + 1) / (tf + norm)
-            result.append(score)
-        return result
-
-
 class ShotSelector:
     """Chooses examples from ``pool`` for rows of a dataset, never the rows themselves."""
 
@@ -156,7 +122,7 @@ class ShotSelector:
         banned_text = {self._text(r) for r in excluded}
         self.pool = [r for r in pool if r.id not in banned_ids and self._text(r) not in banned_text]
         self.removed = len(pool) - len(self.pool)
-        self._bm25: _BM25 | None = None
+        self._bm25: BM25 | None = None
         if settings.strategy == "stratified" and not label_column:
             raise SuiteError("stratified shots need a label column", hint="set 'reference'")
 
@@ -206,10 +172,9 @@ class ShotSelector:
 
     def _similar(self, row: Row) -> list[Row]:
         if self._bm25 is None:
-            self._bm25 = _BM25([self._text(r) for r in self.pool])
-        scores = self._bm25.scores(self._text(row))
-        order = sorted(range(len(self.pool)), key=lambda i: (-scores[i], i))
-        return [self.pool[i] for i in order]
+            self._bm25 = BM25([self._text(r) for r in self.pool])
+        ranked = top_k(self._bm25.scores(self._text(row)), len(self.pool))
+        return [self.pool[i] for i, _ in ranked]
 
 
 def _longest_fitting_prefix(chosen: Sequence[Row], fits: Callable[[Sequence[Row]], bool]) -> int:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkit.ci.baseline import BaselineLink, PairResult, load_outcome
-from promptkit.define.conversations import looks_like_turns, transcript
 from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.files import read_text
 from promptkit.define.prompts import Prompt, parse_ref
@@ -30,7 +29,15 @@ from promptkit.results.summary import VariantSummary, best_variants, summarize
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Difference", "RunContent", "VariantView", "load_content", "row_table", "run_facts"]
+__all__ = [
+    "Difference",
+    "RunContent",
+    "VariantView",
+    "as_text",
+    "curve_point",
+    "load_content",
+    "run_facts",
+]
 
 PALETTE = (
     "#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed",
@@ -224,12 +231,15 @@ def _labels(summaries: Sequence[VariantSummary]) -> dict[str, str]:
             labels[s.variant] = s.prompt
             continue
         parts = [s.prompt, s.model] if several_models else [s.prompt]
-        labels[s.variant] = " · ".join([*parts, f"k={s.shots}"])
+        docs = [] if s.docs is None else [f"docs={s.docs}"]
+        labels[s.variant] = " · ".join([*parts, f"k={s.shots}", *docs])
     return labels
 
 
 def _series(summary: VariantSummary, several_models: bool) -> str:
-    return f"{summary.prompt} · {summary.model}" if several_models else summary.prompt
+    """One line of the shots curve: a prompt version (and model, and passage count)."""
+    name = f"{summary.prompt} · {summary.model}" if several_models else summary.prompt
+    return name if summary.docs is None else f"{name} · docs={summary.docs}"
 
 
 def _colors(summaries: Sequence[VariantSummary]) -> dict[str, str]:
@@ -292,16 +302,7 @@ def shot_points(content: RunContent) -> list[ShotPoint]:
     sent = _mean_shots_sent(content.journal)
     metric = content.metrics[0]
     points = [
-        ShotPoint(
-            series=_series(v.summary, several_models),
-            color=v.color,
-            shots=sent.get(v.id, 0.0),
-            score=v.summary.scores[metric].mean,
-            low=v.summary.scores[metric].low,
-            high=v.summary.scores[metric].high,
-            prompt_tokens=v.summary.prompt_tokens,
-            cost_per_call=v.cost_per_call,
-        )
+        curve_point(v, metric, _series(v.summary, several_models), v.color, sent.get(v.id, 0.0))
         for v in content.variants
         if v.summary.scores[metric].n and v.summary.model != ENSEMBLE_MODEL
     ]
@@ -309,6 +310,21 @@ def shot_points(content: RunContent) -> list[ShotPoint]:
     for p in points:
         counts.setdefault(p.series, set()).add(p.shots)
     return points if any(len(ks) > 1 for ks in counts.values()) else []
+
+
+def curve_point(view: VariantView, metric: str, series: str, color: str, x: float) -> ShotPoint:
+    """A variant on a curve against ``x`` (examples or passages sent per call)."""
+    score = view.summary.scores[metric]
+    return ShotPoint(
+        series=series,
+        color=color,
+        shots=x,
+        score=score.mean,
+        low=score.low,
+        high=score.high,
+        prompt_tokens=view.summary.prompt_tokens,
+        cost_per_call=view.cost_per_call,
+    )
 
 
 def _mean_shots_sent(journal: Iterable[JournalRow]) -> dict[str, float]:
@@ -354,9 +370,9 @@ def confusion_matrices(content: RunContent) -> list[ConfusionMatrix]:
         if rows.empty:
             continue
         labels = [str(label) for label in template.meta.parser.get("labels") or []]
-        expected = rows["expected"].map(lambda e: NO_REFERENCE if _missing(e) else _as_text(e))
+        expected = rows["expected"].map(lambda e: NO_REFERENCE if _missing(e) else as_text(e))
         expected = _fold_rare(expected, labels)
-        parsed = rows["parsed"].map(lambda p: NO_ANSWER if _missing(p) else _as_text(p))
+        parsed = rows["parsed"].map(lambda p: NO_ANSWER if _missing(p) else as_text(p))
         table = pd.crosstab(expected, parsed)
         row_order = labels + sorted(set(table.index) - set(labels) - {OTHER})
         row_order += [OTHER] if OTHER in table.index else []
@@ -379,7 +395,7 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -388,88 +404,6 @@ def _as_text(value: Any) -> str:
 
 
 # --- the row table ------------------------------------------------------------------
-
-
-def row_table(content: RunContent) -> dict[str, Any]:
-    """Rows side by side, compact enough for 10,000 rows: one entry per dataset row.
-
-    ``rows`` holds ``[row id, input, expected, cells]`` with one cell per variant,
-    ``[output, parsed or null when equal to the output, scores per metric, error,
-    repeats, parse error]``, or ``0`` when the variant has no row for it. Repeats keep their first
-    output and the mean score.
-    """
-    index = {v.id: i for i, v in enumerate(content.variants)}
-    rows: dict[str, list[Any]] = {}
-    sums: dict[tuple[str, int], list[list[float]]] = {}
-    for record in content.journal:
-        position = index.get(str(record.get("variant")))
-        if position is None:
-            continue
-        row_id = str(record.get("row_id"))
-        entry = rows.get(row_id)
-        if entry is None:
-            entry = [row_id, _input_text(record.get("input")), _as_text(record.get("expected"))]
-            entry.append([0] * len(index))
-            rows[row_id] = entry
-        cells = entry[3]
-        if cells[position] == 0:
-            cells[position] = _cell(record)
-            sums[(row_id, position)] = [[] for _ in content.metrics]
-        else:
-            cells[position][4] += 1
-        scores = record.get("scores") or {}
-        for i, metric in enumerate(content.metrics):
-            if isinstance(scores.get(metric), int | float):
-                sums[(row_id, position)][i].append(float(scores[metric]))
-    for (row_id, position), values in sums.items():
-        rows[row_id][3][position][2] = [sum(v) / len(v) if v else None for v in values]
-    return {
-        "variants": [{"id": v.id, "label": v.label, "color": v.color} for v in content.variants],
-        "metrics": content.metrics,
-        "reference": index.get(content.reference or "", 0),
-        "rows": list(rows.values()),
-    }
-
-
-def _cell(record: JournalRow) -> list[Any]:
-    output = record.get("output")
-    output_text = _with_calls("" if output is None else str(output), record.get("tool_calls"))
-    parsed = record.get("parsed")
-    parsed_text = None if parsed is None else _as_text(parsed)
-    if parsed_text == output_text.strip():
-        parsed_text = None
-    error, parse_error = record.get("error"), record.get("parse_error")
-    return [
-        output_text,
-        parsed_text,
-        [],  # scores, filled in once every repeat is read
-        None if error is None else str(error),
-        1,  # repeats
-        None if parse_error is None else str(parse_error),
-    ]
-
-
-def _with_calls(text: str, calls: Any) -> str:
-    """The reply, then each function call it proposed, one a line: ``→ name({...})``."""
-    lines = [
-        f"\u2192 {call.get('name')}({call.get('raw_arguments', '')})"
-        for call in calls or ()
-        if isinstance(call, Mapping)
-    ]
-    return "\n".join([text, *lines] if text else lines)
-
-
-def _input_text(inputs: Any) -> str:
-    if isinstance(inputs, Mapping):
-        if len(inputs) == 1:
-            return _input_value(next(iter(inputs.values())))
-        return "\n".join(f"{k}: {_input_value(v)}" for k, v in inputs.items())
-    return _input_value(inputs)
-
-
-def _input_value(value: Any) -> str:
-    """A conversation reads as its transcript, one turn a line."""
-    return transcript(value) if looks_like_turns(value) else _as_text(value)
 
 
 def run_facts(content: RunContent) -> list[tuple[str, str]]:
@@ -484,13 +418,13 @@ def run_facts(content: RunContent) -> list[tuple[str, str]]:
         ("created", str(meta.get("created", "unknown"))),
         ("suite", f"{meta.get('suite', '')}  ({meta.get('suite_path', '')})"),
         ("git commit", commit),
-        ("dataset", _as_text(suite.get("dataset"))),
-        ("example pool", _as_text(suite.get("examples")) or "none"),
-        ("shots", _as_text(suite.get("shots", [0]))),
-        ("parameters", _as_text(suite.get("params") or {})),
+        ("dataset", as_text(suite.get("dataset"))),
+        ("example pool", as_text(suite.get("examples")) or "none"),
+        ("shots", as_text(suite.get("shots", [0]))),
+        ("parameters", as_text(suite.get("params") or {})),
         ("repeat", str(suite.get("repeat", 1))),
         ("seed", str(suite.get("seed", 0))),
-        ("scorers", _as_text(suite.get("scorers") or ["exact_match"])),
+        ("scorers", as_text(suite.get("scorers") or ["exact_match"])),
         ("baseline", (content.reference or "") if content.reference_is_baseline else "none marked"),
     ]
     return facts

@@ -27,6 +27,8 @@ from markupsafe import Markup
 from promptkit.paths import DEFAULT_ROOT
 from promptkit.report import content as c
 from promptkit.report import judge_views, plots, prompt_views
+from promptkit.report.retrieval_views import docs_points
+from promptkit.report.rows import row_table
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.stats import Estimate
 from promptkit.results.summary import front_axis, front_metric, front_priced, front_spend
@@ -35,6 +37,7 @@ __all__ = ["html_report", "write_html_report"]
 
 _ASSETS = "assets"
 _DASH = "\u2013"  # an en dash for "no value"
+_DOCS_AXIS = "passages in the prompt (docs)"
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 
 
@@ -128,6 +131,7 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "plots": _plots(run),
         "judges": judge_views.judge_calibrations(run),
         "front": _front(run),
+        "retrieves": any(v.summary.docs is not None for v in run.variants),
         "labels": {v.id: v.label for v in run.variants},
         "prompt_groups": _prompt_groups(prompt_views.rendered_prompts(run)),
         "diffs": prompt_views.prompt_diffs(run),
@@ -135,7 +139,7 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "models": [_model_line(m) for m in meta.get("models") or []],
         "versions": meta.get("versions") or {},
         "suite_yaml": yaml.safe_dump(dict(suite), sort_keys=False, allow_unicode=True),
-        "data": script_json(c.row_table(run)),
+        "data": script_json(row_table(run)),
         "css": Markup(_asset("report.css")),
         "js": Markup(script),
         "script_hash": _csp_hash(script),
@@ -158,11 +162,14 @@ def _reference_label(run: c.RunContent) -> str:
 
 def _plots(run: c.RunContent) -> dict[str, Any]:
     """Each plot as inline SVG markup; matplotlib has escaped its text already."""
-    shots = c.shot_points(run)
+    shots, docs = c.shot_points(run), docs_points(run)
     has_rows = bool(run.journal)
     return {
         "score": Markup(plots.score_svg(c.score_bars(run))) if has_rows and run.metrics else None,
         "shots": Markup(plots.shots_svg(shots)) if shots else None,
+        "docs": Markup(plots.shots_svg(docs, x_label=_DOCS_AXIS, title="retrieval curve"))
+        if docs
+        else None,
         "confusion": [Markup(plots.confusion_svg(m)) for m in c.confusion_matrices(run)],
         "distribution": Markup(plots.distribution_svg(c.distributions(run))) if has_rows else None,
         "front": _front_plot(run),

@@ -17,6 +17,8 @@ from promptkit.ci.baseline import PairResult, RunOutcome
 from promptkit.ci.gate import GateResult
 from promptkit.results.compare import holm_note
 from promptkit.results.front import ON_FRONT, front_note
+from promptkit.results.reasoning import reasoning_tradeoffs
+from promptkit.results.retrieval import docs_sweep
 from promptkit.results.summary import VariantSummary, front_axis, front_metric
 
 __all__ = ["MAX_FLIPPED_ROWS", "render_markdown"]
@@ -32,6 +34,8 @@ def render_markdown(outcome: RunOutcome, gate: GateResult | None = None) -> str:
         _heading(outcome, gate),
         _run_line(outcome),
         _variant_table(outcome),
+        _retrieval_section(outcome),
+        _reasoning_section(outcome),
         _comparison_section(outcome),
         _gate_section(gate),
         _flipped_section(outcome),
@@ -99,6 +103,41 @@ def _variant_cells(outcome: RunOutcome, summary: VariantSummary) -> list[str]:
         f"{tokens:.0f}",
         cost,
     ]
+
+
+def _retrieval_section(outcome: RunOutcome) -> str:
+    """What each retrieved passage buys and costs, when the run swept passage counts."""
+    points = docs_sweep(outcome.summaries, outcome.metrics)
+    if not points:
+        return ""
+    header = ["prompt", "model", "shots", "docs", *outcome.metrics, "prompt tokens/call"]
+    lines = ["### Retrieval sweep", "", _row(header)]
+    lines.append(_row(["---", "---", *["---:"] * (len(header) - 2)]))
+    for p in points:
+        scores = [str(p.scores[m]) for m in outcome.metrics]
+        cells = [_plain(p.prompt), _plain(p.model), p.shots, str(p.docs), *scores]
+        lines.append(_row([*cells, f"{p.prompt_tokens:.0f}"]))
+    return "\n".join(lines)
+
+
+def _reasoning_section(outcome: RunOutcome) -> str:
+    """Reasoning variants against their direct counterparts: score gained, tokens spent."""
+    metric = outcome.metrics[0] if outcome.metrics else None
+    tradeoffs = reasoning_tradeoffs(outcome.summaries, metric) if metric else []
+    if not tradeoffs:
+        return ""
+    header = ["reasoning variant", "direct variant", f"{metric} direct → reasoning", "gain"]
+    header += ["answer tokens/call", "gain per 100 extra tokens"]
+    lines = ["### Reasoning before the answer", "", _row(header)]
+    lines.append(_row(["---", "---", *["---:"] * 4]))
+    for t in tradeoffs:
+        direct, reasoning = t.direct.scores[t.metric].mean, t.reasoning.scores[t.metric].mean
+        per_100 = t.gain_per_100_tokens
+        tokens = f"{t.direct.completion_tokens:.0f} → {t.reasoning.completion_tokens:.0f}"
+        cells = [_plain(t.reasoning.variant), _plain(t.direct.variant)]
+        cells += [f"{direct:.3f} → {reasoning:.3f}", f"{t.gain:+.3f}", tokens]
+        lines.append(_row([*cells, _NONE if per_100 is None else f"{per_100:+.3f}"]))
+    return "\n".join(lines)
 
 
 def _comparison_section(outcome: RunOutcome) -> str:

@@ -170,8 +170,14 @@ def _score_axes(ax: Axes, metric: str, bars: Sequence[ScoreBar]) -> None:
     ax.set_xlabel("mean score, 95% interval")
 
 
-def shots_svg(points: Sequence[ShotPoint]) -> str:
-    """Score, prompt tokens and cost per call versus the number of examples sent."""
+def shots_svg(
+    points: Sequence[ShotPoint],
+    *,
+    x_label: str = "examples in the prompt (k)",
+    title: str = "shots curve",
+) -> str:
+    """Score, prompt tokens and cost per call versus the number of examples sent (or,
+    with its own ``x_label``, of passages retrieved)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     priced = any(p.cost_per_call for p in points)
@@ -214,10 +220,10 @@ def shots_svg(points: Sequence[ShotPoint]) -> str:
             axes[2].set_ylabel("cost per call (USD)")
             axes[2].yaxis.set_major_formatter(FuncFormatter(lambda y, _: _usd_tick(y)))
         for ax in axes:
-            ax.set_xlabel("examples in the prompt (k)")
+            ax.set_xlabel(x_label)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.legend(loc="outside lower center", ncols=min(len(series), 3), frameon=False)
-        return _to_svg(fig, "shots curve")
+        return _to_svg(fig, title)
 
 
 def front_svg(metric: str, axis: str, dots: Sequence[FrontDot], priced: bool) -> str:

@@ -2,7 +2,8 @@
 
 Rendering uses the template sources stored with the run, the inputs of the
 variant's first row and, for few-shot variants, its examples read again from the
-example pool the suite names. The pool is read from disk as it is now, so this is
+example pool the suite names (and its passages, from the suite's retrieval
+documents). The pool is read from disk as it is now, so this is
 best effort: when the examples cannot be found the page says so and shows the
 zero-shot rendering.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from promptkit.define.datasets import load_dataset
 from promptkit.define.prompts import Message, Prompt
+from promptkit.define.retrieval import Document, read_documents
 from promptkit.errors import PromptkitError
 from promptkit.report.content import RunContent, VariantView
 from promptkit.results.store import JournalRow
@@ -41,14 +43,43 @@ def rendered_prompts(content: RunContent) -> list[PromptView]:
     first: dict[str, JournalRow] = {}
     for record in content.journal:
         first.setdefault(str(record.get("variant")), record)
-    pool = _pool(content)
+    pool, collection = _pool(content), _collection(content)
     views = []
     for v in content.variants:
         template = content.templates.get(v.summary.prompt)
         if template is None or v.id not in first:
             continue
-        views.append(_render(v, template, first[v.id], pool))
+        views.append(_render(v, template, first[v.id], pool, collection))
     return views
+
+
+def _collection(content: RunContent) -> dict[str, Document] | str:
+    """The suite's retrieval documents read again from disk by id, or why they could not be."""
+    spec = content.resolved_suite.get("retrieval")
+    if not isinstance(spec, Mapping) or "documents" not in spec:
+        return {}
+    suite_folder = Path(str(content.meta.get("suite_path", "."))).parent
+    path = Path(os.path.normpath(suite_folder / str(spec["documents"])))
+    try:
+        return {d.id: d for d in read_documents(path)}
+    except PromptkitError as exc:
+        return str(exc)
+
+
+def _passages(
+    record: JournalRow, collection: dict[str, Document] | str
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """The passages a case was given, re-read by id (scores are not kept), and a note."""
+    if "retrieved_ids" not in record:
+        return None, ""
+    ids = [str(i) for i in record.get("retrieved_ids") or []]
+    if isinstance(collection, str) or any(i not in collection for i in ids):
+        why = collection if isinstance(collection, str) else "some are no longer in it"
+        return [], f"; its {len(ids)} passages could not be re-read ({why})"
+    docs = [collection[i] for i in ids]
+    return [{"id": d.id, "text": d.text, "score": None, "title": d.title} for d in docs], (
+        f"; {len(ids)} passages re-read from the collection" if ids else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -94,7 +125,13 @@ def _pool(content: RunContent) -> _Pool:
     return _Pool({row.id: row.data for row in dataset}, str(path), mapping, reference)
 
 
-def _render(variant: VariantView, template: Prompt, record: JournalRow, pool: _Pool) -> PromptView:
+def _render(
+    variant: VariantView,
+    template: Prompt,
+    record: JournalRow,
+    pool: _Pool,
+    collection: dict[str, Document] | str,
+) -> PromptView:
     inputs = dict(record.get("input") or {})
     shot_ids = [str(s) for s in record.get("shot_ids") or []]
     missing = [s for s in shot_ids if s not in pool.rows]
@@ -111,9 +148,11 @@ def _render(variant: VariantView, template: Prompt, record: JournalRow, pool: _P
             f"{where} rendered zero-shot: its {len(shot_ids)} examples could not be "
             f"re-read ({reason})"
         )
+    documents, said = _passages(record, collection)
+    note += said
     try:
         # the journal keeps a conversation as a plain list; the run checked it
-        messages = template.render(inputs, examples, raw_conversations=True)
+        messages = template.render(inputs, examples, documents=documents, raw_conversations=True)
     except PromptkitError as exc:
         return PromptView(variant, template, [], note, error=str(exc))
     return PromptView(variant, template, messages, note)

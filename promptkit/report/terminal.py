@@ -16,6 +16,7 @@ from rich.text import Text
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.reasoning import ReasoningTradeoff
+from promptkit.results.retrieval import DocsPoint
 from promptkit.results.summary import (
     ClassificationReport,
     JudgeCalibration,
@@ -30,6 +31,7 @@ __all__ = [
     "class_table",
     "comparison_table",
     "confusion_table",
+    "docs_table",
     "flipped_table",
     "judge_calibration_table",
     "judges_table",
@@ -43,7 +45,8 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
     table = Table(title="95% intervals in brackets; * marks the best mean of each metric")
     for name in ("prompt", "model"):
         table.add_column(name, no_wrap=True)
-    for name in ("shots", "rows"):
+    retrieves = any(s.docs is not None for s in summaries)
+    for name in ("shots", "docs", "rows") if retrieves else ("shots", "rows"):
         table.add_column(name, justify="right")
     for metric in metrics:
         table.add_column(metric, justify="right", no_wrap=True)
@@ -55,7 +58,7 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.caption = front_note(front_axis(summaries), front)
     best = {m: best_variants(summaries, m) for m in metrics}
     for s in summaries:
-        cells = [s.prompt, s.model, s.shots, _rows(s)]
+        cells = [s.prompt, s.model, s.shots, *([s.docs or "-"] if retrieves else []), _rows(s)]
         for metric in metrics:
             mark = " *" if s.variant in best[metric] else ""
             cells.append(f"{s.scores[metric]}{mark}")
@@ -100,6 +103,36 @@ def shots_table(points: Sequence[SweepPoint], metrics: Sequence[str]) -> Table:
             p.shots,
             *scores,
             f"{p.prompt_tokens:.0f}",
+            _cost(p.cost_per_call),
+        )
+    return table
+
+
+def docs_table(points: Sequence[DocsPoint], metrics: Sequence[str]) -> Table:
+    """Score versus retrieved passages versus cost: one line per passage count."""
+    table = Table(
+        title="Retrieval sweep: what each retrieved passage buys, and what it costs",
+        caption="prompt tokens as the provider counted them; +tokens/passage against "
+        "the line above",
+    )
+    for name in ("prompt", "model"):
+        table.add_column(name, no_wrap=True)
+    for name in ("shots", "docs"):
+        table.add_column(name, justify="right")
+    for metric in metrics:
+        table.add_column(metric, justify="right", no_wrap=True)
+    for name in ("prompt tokens/call", "+tokens/passage", "cost/call"):
+        table.add_column(name, justify="right")
+    for p in points:
+        per = "-" if p.tokens_per_passage is None else f"{p.tokens_per_passage:.0f}"
+        table.add_row(
+            p.prompt,
+            p.model,
+            p.shots,
+            str(p.docs),
+            *[str(p.scores[m]) for m in metrics],
+            f"{p.prompt_tokens:.0f}",
+            per,
             _cost(p.cost_per_call),
         )
     return table

@@ -66,6 +66,7 @@ def suite_fingerprint(suite: Suite) -> dict[str, str]:
                 "files": _scorer_files(suite),
             }
         ),
+        "retrieval": _retrieval_hash(suite),
     }
 
 
@@ -92,6 +93,7 @@ def _part_names(suite: Suite) -> dict[str, str]:
         "seed": "the seed",
         "models": "the model entries",
         "scorers": "the scorers",
+        "retrieval": "the retrieval settings or documents",
     }
 
 
@@ -109,6 +111,13 @@ def _dataset_hash(dataset: Dataset) -> str:
         text = json.dumps(chunk, sort_keys=True, ensure_ascii=False, default=str)
         digest.update(text.encode("utf-8"))
     return digest.hexdigest()[:16]
+
+
+def _retrieval_hash(suite: Suite) -> str:
+    """The passages and how they are chosen; not the path, which differs between clones."""
+    if suite.retrieval is None:
+        return "none"
+    return _hash({k: v for k, v in asdict(suite.retrieval).items() if k != "path"})
 
 
 def _request_options(options: Mapping[str, Any]) -> dict[str, Any]:

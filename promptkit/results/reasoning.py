@@ -63,7 +63,7 @@ def _counterpart(
         for s in summaries
         if s.reasoning_tokens is None and s.model == reasoning.model and metric in s.scores
     ]
-    same_shots = [s for s in direct if s.shots == reasoning.shots]
+    same_shots = [s for s in direct if (s.shots, s.docs) == (reasoning.shots, reasoning.docs)]
     candidates = same_shots or direct
     if not candidates:
         return None

@@ -106,6 +106,8 @@ class JournalRow(_CaseRow, total=False):
     row_index: int  # shard runs only: the row's place in the whole run, for merge
     reasoning: str  # the reply before its answer, when the parser reads after a marker
     reasoning_tokens: int  # that reasoning's tokens, estimated from its text
+    docs: int  # retrieval suites only: the passages asked for (define/retrieval.py)
+    retrieved_ids: list[str]  # the passages retrieved, best first
 
 
 def git_state(folder: Path) -> dict[str, Any]:
@@ -402,6 +404,7 @@ SUMMARY_NUMBER_COLUMNS = (
     "scorer_tokens",
     "scorer_cost",
     "reasoning_tokens",
+    "docs",
 )
 
 

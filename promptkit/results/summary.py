@@ -119,6 +119,8 @@ class VariantSummary:
     #: Mean reasoning tokens per call (estimated from its text) when the prompt's parser
     #: reads the answer after its reasoning (``answer_after``); None for direct answers.
     reasoning_tokens: float | None = None
+    #: Passages retrieved per row ("0", "2", ...); None when the suite retrieves none.
+    docs: str | None = None
 
     @property
     def calls(self) -> int:
@@ -167,6 +169,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 judges=_judges(ok, metrics),
                 classification=_classification(ok) if "label_accuracy" in metrics else None,
                 reasoning_tokens=_reasoning_tokens(ok),
+                docs=_docs(group),
             )
         )
     return _with_front(summaries, frame, metrics)
@@ -423,7 +426,9 @@ def shots_sweep(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> 
     groups: dict[tuple[str, str], list[VariantSummary]] = {}
     for s in summaries:
         if s.model != ENSEMBLE_MODEL:  # an ensemble has no shot count of its own
-            groups.setdefault((s.prompt, s.model), []).append(s)
+            # one line per passage count too: docs=0 and docs=4 are different prompts
+            model = s.model if s.docs is None else f"{s.model} | docs={s.docs}"
+            groups.setdefault((s.prompt, model), []).append(s)
     if all(len({s.shots for s in group}) < 2 for group in groups.values()):
         return []
     return [
@@ -452,6 +457,12 @@ def _reasoning_tokens(ok: pd.DataFrame) -> float | None:
         return None
     # over the replies whose reasoning was read (a reply without the marker has none)
     return float(ok["reasoning_tokens"].mean())
+
+
+def _docs(group: pd.DataFrame) -> str | None:
+    if "docs" not in group or group["docs"].isna().all():
+        return None
+    return str(int(group["docs"].dropna().iloc[0]))
 
 
 def _total(frame: pd.DataFrame, column: str) -> float:

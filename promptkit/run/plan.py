@@ -13,8 +13,10 @@ from typing import Any
 
 from promptkit.define.datasets import Row
 from promptkit.define.prompts import Message
+from promptkit.define.retrieval import Retrieved
 from promptkit.define.shots import ShotSelector
 from promptkit.providers.base import Request, estimate_text_tokens
+from promptkit.run.retrieval import Retriever
 from promptkit.run.shards import Shard
 from promptkit.suite import Suite, Variant
 
@@ -42,6 +44,8 @@ class CasePlan:
     shot_ids: tuple[str, ...]
     #: The row's place among the rows the whole (unsharded) run asks.
     position: int = 0
+    #: The passages retrieved for the row, best first (retrieval suites only).
+    retrieved_ids: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -72,6 +76,9 @@ class Planner:
                 label_column=suite.reference,
                 exclude=suite.dataset.rows,  # all rows, not only the limited ones
             )
+        self.retriever = None
+        if suite.retrieval is not None:
+            self.retriever = Retriever(suite.retrieval, list(suite.inputs.values()))
 
     def variables(self, row: Row) -> dict[str, Any]:
         return {var: row.data[col] for var, col in self.suite.inputs.items()}
@@ -81,20 +88,31 @@ class Planner:
         answer = row.data.get(self.suite.reference) if self.suite.reference else None
         return {**row.data, **self.variables(row), "answer": answer}
 
-    def render(self, variant: Variant, row: Row) -> tuple[list[Message], list[Row]]:
+    def passages(self, variant: Variant, row: Row) -> list[Retrieved] | None:
+        """The row's passages for this variant; None when the suite retrieves nothing."""
+        if self.retriever is None or variant.docs is None:
+            return None
+        return self.retriever.retrieve(row, variant.docs)
+
+    def render(
+        self, variant: Variant, row: Row, passages: Sequence[Retrieved] | None = None
+    ) -> tuple[list[Message], list[Row]]:
         self._check_inputs(variant)
         variables = self.variables(row)
+        documents = None if passages is None else [p.context() for p in passages]
         if self.selector is None or variant.shots == 0:
-            return variant.prompt.render(variables), []
+            return variant.prompt.render(variables, documents=documents), []
         budget = self.suite.shot_settings.token_budget
 
+        def render(examples: Sequence[Row]) -> list[Message]:
+            chosen = [self.example(e) for e in examples]
+            return variant.prompt.render(variables, chosen, documents=documents)
+
         def fits(examples: Sequence[Row]) -> bool:
-            rendered = variant.prompt.render(variables, [self.example(e) for e in examples])
-            return budget is None or estimate_tokens(rendered) <= budget
+            return budget is None or estimate_tokens(render(examples)) <= budget
 
         shots = self.selector.select(row, variant.shots, fits)
-        messages = variant.prompt.render(variables, [self.example(e) for e in shots])
-        return messages, shots
+        return render(shots), shots
 
     def _check_inputs(self, variant: Variant) -> None:
         """A declared input the suite does not map: the fix is in the suite (or the prompt)."""
@@ -127,12 +145,13 @@ class Planner:
         """Render the first row of every variant so template errors surface before calls."""
         if self.rows:
             for variant in self.suite.variants():
-                self.render(variant, self.rows[0])
+                self.render(variant, self.rows[0], self.passages(variant, self.rows[0]))
 
     def cases(self) -> Iterator[CasePlan]:
         for variant in self.suite.variants():
             for row in self.rows:
-                messages, shots = self.render(variant, row)
+                passages = self.passages(variant, row)
+                messages, shots = self.render(variant, row, passages)
                 for repeat in range(self.suite.repeat):
                     yield CasePlan(
                         variant=variant,
@@ -141,6 +160,7 @@ class Planner:
                         request=self.request(variant, messages, repeat),
                         shot_ids=tuple(s.id for s in shots),
                         position=self.positions.get(row.id, 0),
+                        retrieved_ids=tuple(p.id for p in passages or ()),
                     )
 
     def count(self) -> int:

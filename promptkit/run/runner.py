@@ -168,6 +168,9 @@ class _Execution:
 
     def _base_row(self, plan: CasePlan) -> JournalRow:
         row = self._case_row(plan)
+        if plan.variant.docs is not None:  # only then: journals without retrieval stay lean
+            row["docs"] = plan.variant.docs
+            row["retrieved_ids"] = list(plan.retrieved_ids)
         if self.sharded:  # so that 'promptkit merge' can put the shards' rows back in order
             row["row_index"] = plan.position
         return row
@@ -230,6 +233,7 @@ class _Execution:
             tool_schemas=tool_schemas(params or {}),
             call=call,
             inputs={v: data.data[c] for v, c in self.suite.inputs.items()},
+            retrieved_ids=_retrieved(row),
         )
         scores, labels, explanations, details, error = await self._apply_scorers(case)
         scored: JournalRow = {
@@ -279,11 +283,13 @@ class _Execution:
             except Exception as exc:  # one broken scorer is reported, not fatal
                 error = f"scorer {bound.metric!r} failed: {type(exc).__name__}: {exc}"
                 continue
+            if score.explanation is not None:
+                explanations[bound.metric] = score.explanation
+            if score.skipped:  # nothing to judge on this row: in no mean, reason kept
+                continue
             scores[bound.metric] = score.value
             if score.label is not None:
                 labels[bound.metric] = score.label
-            if score.explanation is not None:
-                explanations[bound.metric] = score.explanation
             if score.details is not None:
                 details[bound.metric] = score.details
         return scores, labels, explanations, details, error
@@ -438,6 +444,11 @@ def run_suite(
 ) -> RunResult:
     """Run every variant of ``suite`` and store the run; see :class:`RunOptions`."""
     return asyncio.run(run_suite_async(suite, options, root=root, on_progress=on_progress))
+
+
+def _retrieved(row: JournalRow) -> tuple[str, ...] | None:
+    """The passages a case's variant retrieved, as journaled; None: it retrieves none."""
+    return tuple(row["retrieved_ids"]) if "retrieved_ids" in row else None
 
 
 def _said_if_cut_off(parsed: Parsed, completion: Completion) -> Parsed:

@@ -8,10 +8,11 @@ A suite names scorers in YAML, with arguments as a mapping::
 
 Built-in families: ``text`` (exact_match, contains, regex, rouge_l, chrf), ``label``
 (label_accuracy), ``numeric``, ``json_schema`` (json_valid, json_schema),
-``similarity`` (semantic_similarity), ``judge`` (llm_judge, pairwise_judge) and
-``bounds`` (length, latency, cost). Each scorer is declared as a ``promptkit.scorers``
-entry point in pyproject.toml, exactly as a third-party scorer is
-(:mod:`promptkit.plugins`), and its family module loads when the name is first used.
+``similarity`` (semantic_similarity), ``judge`` (llm_judge, pairwise_judge),
+``retrieval`` (retrieval_recall) and ``bounds`` (length, latency, cost). Each scorer
+is declared as a ``promptkit.scorers`` entry point in pyproject.toml, exactly as a
+third-party scorer is (:mod:`promptkit.plugins`), and its family module loads when
+the name is first used.
 
 A suite's own Python scorers (its ``scorer_files:``) register with the same decorator::
 

