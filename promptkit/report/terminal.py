@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
+from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, LabelBaseline, shown_baseline
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.reasoning import ReasoningTradeoff
@@ -39,7 +40,8 @@ __all__ = [
 
 
 def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> Table:
-    """One line per variant: rows, each metric with its 95% interval, errors, tokens, latency."""
+    """One line per variant: rows, each metric with its 95% interval, errors, tokens, latency;
+    for a label task, whether it beats the majority class, and the trivial answers below."""
     table = Table(title="95% intervals in brackets; * marks the best mean of each metric")
     for name in ("prompt", "model"):
         table.add_column(name, no_wrap=True)
@@ -47,24 +49,48 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.add_column(name, justify="right")
     for metric in metrics:
         table.add_column(metric, justify="right", no_wrap=True)
+    baseline = (
+        shown_baseline(s.label_baseline for s in summaries) if LABEL_METRIC in metrics else None
+    )
+    if baseline:
+        table.add_column("beats majority", justify="right", no_wrap=True)
     for name in ("errors", "tokens/call", "latency"):
         table.add_column(name, justify="right")
     front = front_metric(summaries, metrics)
     if front:
         table.add_column(f"dominated on {front} by", no_wrap=True)
-        table.caption = front_note(front_axis(summaries), front)
     best = {m: best_variants(summaries, m) for m in metrics}
     for s in summaries:
-        cells = [s.prompt, s.model, s.shots, _rows(s)]
+        cells: list[str | Text] = [s.prompt, s.model, s.shots, _rows(s)]
         for metric in metrics:
             mark = " *" if s.variant in best[metric] else ""
             cells.append(f"{s.scores[metric]}{mark}")
+        if baseline:
+            cells.append(s.versus_majority.text() if s.versus_majority else "-")
         tokens = s.prompt_tokens + s.completion_tokens
         cells += [str(s.errors), f"{tokens:.0f}", f"{s.latency_s * 1000:.0f} ms"]
         if front:
             cells.append(s.dominated_by.get(front, ON_FRONT))
         table.add_row(*cells)
+    if baseline:
+        _add_baseline_rows(table, baseline, metrics)
+    notes = [BASELINE_NOTE] if baseline else []
+    notes += [front_note(front_axis(summaries), front)] if front else []
+    table.caption = "\n".join(notes) or None
     return table
+
+
+def _add_baseline_rows(table: Table, baseline: LabelBaseline, metrics: Sequence[str]) -> None:
+    """The two trivial answers, in the label column only (other metrics have none)."""
+    table.add_section()
+    rows = str(baseline.rows)
+    blank = ["-"] * (len(table.columns) - 4 - len(metrics))
+    for name, how, score in (
+        ("majority class", baseline.majority_text(), str(baseline.rate)),
+        ("uniform chance", baseline.chance_text(), f"{baseline.chance:.3f}"),
+    ):
+        scores = [score if m == LABEL_METRIC else "-" for m in metrics]
+        table.add_row(name, Text(how), "-", rows, *scores, *blank, style="dim")
 
 
 def _rows(s: VariantSummary) -> str:

@@ -9,7 +9,8 @@ Besides the mean of each metric a summary carries, where they apply:
   for pairwise judges how often the winner did not depend on position, and for a
   judge given human verdicts its calibration against them (:mod:`.calibration`);
 - a classification report (per-class precision, recall, F1, macro-F1 with its
-  interval, confusion matrix) when the suite scores ``label_accuracy``;
+  interval, confusion matrix) when the suite scores ``label_accuracy``, and the
+  majority-class and chance rates beside it (:mod:`.baselines`);
 - prompt tokens and cost per call, which :func:`shots_sweep` lines up by shot count.
 """
 
@@ -22,6 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.parsers import fold
+from promptkit.results.baselines import (
+    LABEL_METRIC,
+    LabelBaseline,
+    VersusMajority,
+    run_baseline,
+    variant_versus_majority,
+)
 from promptkit.results.calibration import JudgeCalibration, calibrate
 from promptkit.results.front import FrontPoint, dominated_by, spend_key, spend_label
 from promptkit.results.stats import (
@@ -119,6 +127,10 @@ class VariantSummary:
     #: Mean reasoning tokens per call (estimated from its text) when the prompt's parser
     #: reads the answer after its reasoning (``answer_after``); None for direct answers.
     reasoning_tokens: float | None = None
+    #: A label task's trivial answers on the run's evaluation rows (the same for every
+    #: variant of one run), and this variant against always answering the majority label.
+    label_baseline: LabelBaseline | None = None
+    versus_majority: VersusMajority | None = None
 
     @property
     def calls(self) -> int:
@@ -141,6 +153,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
     if frame.empty:
         return []
     summaries = []
+    baseline = run_baseline(frame) if LABEL_METRIC in metrics else None
     for variant, group in frame.groupby("variant", sort=False):
         ok = group[group["error"].isna()] if "error" in group else group
         repeats = int(ok.groupby("row_id").size().max()) if len(ok) else 1
@@ -165,8 +178,10 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 scorer_tokens=column_mean(ok, "scorer_tokens"),
                 scorer_cost=_total(ok, "scorer_cost"),
                 judges=_judges(ok, metrics),
-                classification=_classification(ok) if "label_accuracy" in metrics else None,
+                classification=_classification(ok) if LABEL_METRIC in metrics else None,
                 reasoning_tokens=_reasoning_tokens(ok),
+                label_baseline=baseline,
+                versus_majority=variant_versus_majority(ok, baseline) if baseline else None,
             )
         )
     return _with_front(summaries, frame, metrics)
