@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, LabelBaseline, shown_baseline
+from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, shown_baseline
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.reasoning import ReasoningTradeoff
@@ -36,12 +36,13 @@ __all__ = [
     "judges_table",
     "shots_table",
     "summary_table",
+    "trivial_table",
 ]
 
 
 def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> Table:
     """One line per variant: rows, each metric with its 95% interval, errors, tokens, latency;
-    for a label task, whether it beats the majority class, and the trivial answers below."""
+    for a label task, whether it beats the majority class (:func:`trivial_table` below)."""
     table = Table(title="95% intervals in brackets; * marks the best mean of each metric")
     for name in ("prompt", "model"):
         table.add_column(name, no_wrap=True)
@@ -72,25 +73,29 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         if front:
             cells.append(s.dominated_by.get(front, ON_FRONT))
         table.add_row(*cells)
-    if baseline:
-        _add_baseline_rows(table, baseline, metrics)
-    notes = [BASELINE_NOTE] if baseline else []
-    notes += [front_note(front_axis(summaries), front)] if front else []
-    table.caption = "\n".join(notes) or None
+    if front:
+        table.caption = front_note(front_axis(summaries), front)
     return table
 
 
-def _add_baseline_rows(table: Table, baseline: LabelBaseline, metrics: Sequence[str]) -> None:
-    """The two trivial answers, in the label column only (other metrics have none)."""
-    table.add_section()
-    rows = str(baseline.rows)
-    blank = ["-"] * (len(table.columns) - 4 - len(metrics))
-    for name, how, score in (
-        ("majority class", baseline.majority_text(), str(baseline.rate)),
-        ("uniform chance", baseline.chance_text(), f"{baseline.chance:.3f}"),
-    ):
-        scores = [score if m == LABEL_METRIC else "-" for m in metrics]
-        table.add_row(name, Text(how), "-", rows, *scores, *blank, style="dim")
+def trivial_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> Table | None:
+    """A label task's trivial answers, printed under the variants; None for other tasks.
+
+    A table of its own: tied majority labels make a long cell, which in the variants'
+    table would squeeze their figures out of view.
+    """
+    found = shown_baseline(s.label_baseline for s in summaries)
+    if found is None or LABEL_METRIC not in metrics:
+        return None
+    table = Table(
+        title=f"Trivial answers on the {found.rows} evaluation rows", caption=BASELINE_NOTE
+    )
+    for name in ("answer", "how"):
+        table.add_column(name)
+    table.add_column(LABEL_METRIC, justify="right", no_wrap=True)
+    table.add_row("majority class", Text(found.majority_text()), str(found.rate))
+    table.add_row("uniform chance", found.chance_text(), f"{found.chance:.3f}")
+    return table
 
 
 def _rows(s: VariantSummary) -> str:
