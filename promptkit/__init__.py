@@ -60,12 +60,8 @@ if TYPE_CHECKING:
     from promptkit.results.history import RunRecord, list_runs
     from promptkit.results.stats import Estimate, mean_interval, paired_difference
     from promptkit.results.store import load_run
-    from promptkit.results.summary import (
-        VariantSummary,
-        classification_report,
-        shots_sweep,
-        summarize,
-    )
+    from promptkit.results.summary import VariantSummary, classification_report, summarize
+    from promptkit.results.sweeps import shots_sweep
     from promptkit.run.estimate import DryRun
     from promptkit.run.runner import RunOptions, RunResult, run_suite, run_suite_async
     from promptkit.run.shards import Shard, parse_shard
@@ -153,7 +149,7 @@ _EXPORTS = {
     "load_suite": "promptkit.suite",
     "VariantSummary": "promptkit.results.summary",
     "classification_report": "promptkit.results.summary",
-    "shots_sweep": "promptkit.results.summary",
+    "shots_sweep": "promptkit.results.sweeps",
     "summarize": "promptkit.results.summary",
 }
 

@@ -22,6 +22,7 @@ from promptkit.advise import (
     finetuned_prices,
     model_prices,
 )
+from promptkit.results.baselines import LabelBaseline, VersusMajority, label_baseline
 from promptkit.results.stats import Estimate, PairedDifference
 from tests.conftest import needs_local_model, write
 from tests.test_suite import BASE, make_project
@@ -262,19 +263,28 @@ def test_advise_on_a_run(run: str) -> None:
     assert two.figures.prompt_tokens == 70 and two.figures.shots == 2
     assert two.cost_per_call == pytest.approx(70 * M + 2 * M)
     assert two.cost_per_month == pytest.approx(0.72)
-    assert advice.chosen == two.figures.variant
     assert advice.curve[0].extra_prompt_tokens == 40
     assert advice.finetune is not None and advice.finetune.zero_shot_prompt_tokens == 30
     # the fine-tuned model's price is assumed equal to the given one for a scripted model
     assert advice.finetune.saving_per_call == pytest.approx(40 * M)
-    assert advice.action == "keep"
+    # 6 rows, 3 'neg' and 3 'pos': always answering either is right on half of them, and
+    # k=2's 6 of 6 wins only 3 rows against that (exact McNemar p = 0.25), so it is not
+    # kept although it reaches the target; with a pool of 6 the lever left is retrieval.
+    assert advice.majority is not None and advice.majority.majority == ("neg", "pos")
+    assert two.figures.versus_majority is not None
+    assert two.figures.versus_majority.difference.p_value == pytest.approx(0.25)
+    assert advice.chosen is None and advice.action == "similar-shots"
+    assert advice.rule.startswith("no variant is significantly better than the majority class")
     assert "6 labelled examples are too few" in advice.rule
+    assert "not significantly better than the majority class" in advice.target_note
 
 
 def test_advise_cli_prints_figures_and_json(cli: Any, run: str) -> None:
     code, out, _ = cli("advise", run, "--target", "0.9", "--volume", "10000")
     assert code == 0
-    assert "Recommendation: keep" in out and "Decided by:" in out
+    assert "Recommendation: similar-shots" in out and "Decided by:" in out
+    assert "Trivial answers: majority class always 'neg' or 'pos' (tied, 3 rows each)" in out
+    assert "beats majority" in out and "no p=0.25" in out
     assert "cost 0 per call" in out and "--training-price" in out
     code, out, _ = cli(
         "advise", "--json", "--target", "0.9", "--labelled", "5000", "--volume", "1e6",
@@ -382,3 +392,66 @@ def test_a_variant_is_not_passed_over_for_a_dominator_that_misses_the_target() -
     by_id = {v.figures.variant: v for v in advice.variants}
     assert by_id[x.variant].dominated_by == y.variant and not by_id[y.variant].reaches
     assert advice.chosen == x.variant  # not z, which costs twice as much
+
+
+# -- the trivial answer: a label task's majority class ----------------------------------
+
+
+def versus(mean: float, low: float, high: float, p: float) -> VersusMajority:
+    """A variant minus always answering 'a', as a paired test on 200 rows gives it."""
+    return VersusMajority(
+        "a", PairedDifference(mean, low, high, p, 200, "mcnemar-exact", "newcombe-score")
+    )
+
+
+def majority(rows_of_a: int) -> LabelBaseline:
+    found = label_baseline({f"r{i}": "a" if i < rows_of_a else "b" for i in range(200)})
+    assert found is not None
+    return found
+
+
+def test_a_variant_no_better_than_the_majority_class_is_never_kept() -> None:
+    plain = inputs(labelled=5, steps=())
+    assert decide(plain).action == "keep"  # without a baseline: keep k=8, which clears 0.85
+    # 'a' on 176 of 200 rows: 0.88; k=0 (0.70) is below it, k=8 (0.90) not clearly above
+    trivial = replace(
+        plain,
+        majority=majority(176),
+        variants=(
+            replace(ZERO, versus_majority=versus(-0.18, -0.25, -0.11, 1e-6)),
+            replace(EIGHT, versus_majority=versus(0.02, -0.03, 0.07, 0.5)),
+        ),
+    )
+    advice = decide(trivial)
+    assert advice.chosen is None and advice.action == "rework-prompt"
+    assert advice.recommendation.startswith(
+        f"rework the prompt: {EIGHT.variant} does not yet beat the trivial answer (always 'a')"
+    )
+    assert advice.rule.startswith(
+        "no variant is significantly better than the majority class (always 'a': "
+        "0.880 [0.828, 0.918] on 200 rows; uniform chance 0.500): the best, "
+        f"{EIGHT.variant}, scores 0.900 [0.860, 0.930] (+0.020 [-0.030, +0.070] "
+        "newcombe-score against it, paired p=0.5)"
+    )
+    assert "5 labelled examples are too few to fine-tune" in advice.rule
+    assert "reaches accuracy >= 0.85 (0.900) but is not significantly better" in advice.target_note
+    assert advice.majority == trivial.majority
+    # the other levers still apply: a large pool says fine-tune, not keep
+    assert decide(replace(trivial, labelled=1000)).action == "fine-tune"
+
+
+def test_only_a_variant_that_beats_the_majority_class_can_be_chosen() -> None:
+    # k=0 is chosen for being cheaper (remove-shots) unless it sits at the majority rate
+    assert decide(inputs(target=0.60, labelled=16)).chosen == ZERO.variant
+    advice = decide(
+        inputs(
+            target=0.60,
+            labelled=16,
+            majority=majority(140),  # 0.70, k=0's own score
+            variants=(
+                replace(ZERO, versus_majority=versus(0.0, -0.06, 0.06, 1.0)),
+                replace(EIGHT, versus_majority=versus(0.20, 0.13, 0.27, 1e-8)),
+            ),
+        )
+    )
+    assert advice.chosen == EIGHT.variant and advice.action == "keep"

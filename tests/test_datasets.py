@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from promptkit import DatasetError, load_dataset
+from promptkit.define.datasets import Row
 from tests.conftest import write
 
 
@@ -69,3 +71,18 @@ def test_shipped_datasets_are_big_enough(repo: Path) -> None:
         assert len(examples) >= 10
         data.require_columns([label], needed_by="test")
         assert not {r.id for r in data} & {r.id for r in examples}
+
+
+def test_intent_pool_is_big_enough_to_learn_from(repo: Path) -> None:
+    rows = load_dataset(repo / "datasets" / "intent.jsonl", id_column="id")
+    pool = load_dataset(repo / "datasets" / "intent_pool.jsonl", id_column="id")
+    counts = Counter(str(r.data["intent"]) for r in pool)
+    assert len(pool) >= 200
+    assert set(counts) == {str(r.data["intent"]) for r in rows}
+    assert len(set(counts.values())) == 1  # balanced: every intent has as many rows
+
+    def text(row: Row) -> str:  # the overlap guard's normal form (define/shots.py)
+        return " ".join(str(row.data["message"]).lower().split())
+
+    assert not {text(r) for r in pool} & {text(r) for r in rows}
+    assert len({text(r) for r in pool}) == len(pool)  # no example written twice

@@ -25,7 +25,7 @@ from promptkit.define.datasets import Row
 from promptkit.define.retrieval import BM25, read_documents, top_k
 from promptkit.report.markdown import render_markdown
 from promptkit.results.fingerprint import suite_fingerprint
-from promptkit.results.retrieval import docs_sweep
+from promptkit.results.sweeps import docs_sweep
 from promptkit.run.plan import Planner
 from tests.conftest import CliResult, needs_local_model, write
 from tests.test_scorers_similarity import needs_similarity

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from promptkit import Completion, Request, evaluate, load_run, register_mock
-from promptkit.results.summary import NO_LABEL, classification_report, shots_sweep
+from promptkit.results.summary import NO_LABEL, classification_report
+from promptkit.results.sweeps import shots_sweep
 from tests.test_suite import BASE, make_project
 
 

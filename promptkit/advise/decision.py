@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptkit.advise.model import (
     FINETUNE_MIN_EXAMPLES,
@@ -39,12 +39,15 @@ from promptkit.advise.model import (
     target_note,
     usd,
 )
+from promptkit.advise.trivial import (
+    beats_majority,
+    best_kept,
+    majority_missed,
+    rework,
+    trivial_target_note,
+)
 from promptkit.errors import BadInput
 from promptkit.results.front import FrontPoint, dominated_by, significantly_worse, spend_key
-
-if TYPE_CHECKING:
-    pass
-
 
 # -- the decision -----------------------------------------------------------------------
 
@@ -63,6 +66,8 @@ def decide(inputs: AdviceInputs) -> Advice:
     if inputs.target is None:
         # Without a target, matching the best means not being significantly worse than it.
         reaching = [r for r in rows if r is top or not significantly_worse(_point(r), _point(top))]
+    # A label-task variant no better than always answering the majority label is no choice.
+    reaching = [r for r in reaching if beats_majority(inputs, r)]
     # A dominated variant is not the choice when what dominates it qualifies too.
     qualifying = {r.figures.variant for r in reaching}
     candidates = [r for r in reaching if r.dominated_by not in qualifying]
@@ -77,7 +82,7 @@ def decide(inputs: AdviceInputs) -> Advice:
     finetune = _finetune(inputs, rows, replaced)
     notes = _notes(inputs, rows, finetune)
     if chosen is None:
-        action, recommendation, rule = _unreachable(inputs, top, focus, group)
+        action, recommendation, rule = _unreachable(inputs, top, focus, group, rows)
     else:
         action, recommendation, rule = _reached(inputs, top, chosen, group, finetune)
     return Advice(
@@ -90,13 +95,14 @@ def decide(inputs: AdviceInputs) -> Advice:
         labelled=inputs.labelled,
         top=top.figures.variant,
         chosen=chosen.figures.variant if chosen else None,
-        target_note=target_note(inputs, top, chosen),
+        target_note=trivial_target_note(inputs, top, chosen) or target_note(inputs, top, chosen),
         variants=rows,
         curve=curve,
         stop_paying_after=_stop_paying_after(group),
         curve_note=_curve_note(group, inputs.volume, focus.figures, bool(curve)),
         finetune=finetune,
         notes=notes,
+        majority=inputs.majority,
     )
 
 
@@ -330,9 +336,10 @@ def _unreachable(
     top: VariantAdvice,
     focus: VariantAdvice,
     group: Sequence[StepAdvice],
+    rows: Sequence[VariantAdvice],
 ) -> tuple[str, str, str]:
     best, shots = top.figures, focus.figures
-    missed = (
+    missed = majority_missed(inputs, top) or (
         f"no variant reaches {inputs.metric} >= {inputs.target:g} "
         f"(best: {best.variant}, {best.score})"
     )
@@ -362,9 +369,12 @@ def _unreachable(
             f"are too few to fine-tune (rule: about {FINETUNE_MIN_EXAMPLES}), so retrieving "
             "the nearest examples per input is the lever left.",
         )
+    kept = best_kept(inputs, rows)
+    if kept is None:
+        return rework(inputs, top, missed)
     return (
         "keep",
-        f"keep {best.variant} and iterate on the prompt; collect labelled examples",
+        f"keep {kept.figures.variant} and iterate on the prompt; collect labelled examples",
         f"{missed}, and {labelled} labelled examples are too few to fine-tune "
         f"(rule: about {FINETUNE_MIN_EXAMPLES} or more).",
     )

@@ -17,6 +17,12 @@ from promptkit.define.retrieval import docs_part
 from promptkit.define.shots import ShotSelector, ShotSettings
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
+from promptkit.results.baselines import (
+    LABEL_METRIC,
+    LabelBaseline,
+    run_baseline,
+    variant_versus_majority,
+)
 from promptkit.results.compare import variant_scores
 from promptkit.results.stats import mean_interval, paired_difference
 from promptkit.results.store import RunStore, load_run
@@ -39,6 +45,7 @@ class Measurements:
     pool_size: int | None  # usable examples in the suite's pool; None when unreadable
     strategy: str
     notes: tuple[str, ...] = ()
+    majority: LabelBaseline | None = None  # label tasks: the rate a variant must beat
 
 
 def measure_run(
@@ -55,7 +62,10 @@ def measure_run(
     notes = ["ensembles are left out of the advice: compare them in the run's table"]
     frame = frame[~ensembles] if ensembles.any() else frame
     ok = frame[frame["error"].isna()] if "error" in frame else frame
-    variants = tuple(_figures(frame, ok, str(v), metric) for v in frame["variant"].unique())
+    majority = run_baseline(frame) if metric == LABEL_METRIC else None
+    variants = tuple(
+        _figures(frame, ok, str(v), metric, majority) for v in frame["variant"].unique()
+    )
     raw = meta.get("resolved_suite") or {}
     shots = raw.get("shots")
     strategy = str(shots.get("strategy", "first")) if isinstance(shots, dict) else "first"
@@ -69,6 +79,7 @@ def measure_run(
         pool_size=pool,
         strategy=strategy,
         notes=(*((note,) if note else ()), *(notes if ensembles.any() else ())),
+        majority=majority,
     )
 
 
@@ -89,7 +100,13 @@ def _metric(meta: Mapping[str, Any], frame: pd.DataFrame, metric: str | None, fo
     return metric
 
 
-def _figures(frame: pd.DataFrame, ok: pd.DataFrame, variant: str, metric: str) -> VariantFigures:
+def _figures(
+    frame: pd.DataFrame,
+    ok: pd.DataFrame,
+    variant: str,
+    metric: str,
+    majority: LabelBaseline | None,
+) -> VariantFigures:
     rows = frame[frame["variant"] == variant]
     good = ok[ok["variant"] == variant]
     scores = variant_scores(frame, variant, metric)
@@ -104,6 +121,7 @@ def _figures(frame: pd.DataFrame, ok: pd.DataFrame, variant: str, metric: str) -
         prompt_tokens=column_mean(good, "prompt_tokens"),
         completion_tokens=column_mean(good, "completion_tokens"),
         rows={str(row): float(score) for row, score in scores.items()},
+        versus_majority=variant_versus_majority(good, majority) if majority else None,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from promptkit.results.baselines import LabelBaseline, VersusMajority
 from promptkit.results.stats import Estimate, PairedDifference
 
 if TYPE_CHECKING:
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 # "Fewer than about 100 labelled examples: prompt engineering; hundreds to thousands:
 # fine-tuning is worth trying."
 FINETUNE_MIN_EXAMPLES = 100
-ACTIONS = ("keep", "add-shots", "remove-shots", "similar-shots", "fine-tune")
+# "rework-prompt": no variant beats the trivial answer, so there is nothing to keep yet.
+ACTIONS = ("keep", "add-shots", "remove-shots", "similar-shots", "fine-tune", "rework-prompt")
 
 
 # -- inputs -----------------------------------------------------------------------------
@@ -50,6 +52,8 @@ class VariantFigures:
     completion_tokens: float
     #: row id -> score (mean of repeats): pairs variants for the cost-quality front
     rows: Mapping[str, float] = field(default_factory=dict)
+    #: label tasks: this variant against always answering the majority label, paired
+    versus_majority: VersusMajority | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class AdviceInputs:
     epochs: int = 3
     payback_months: float = 12.0
     strategy: str = "first"  # how the run chose its shots
+    #: label tasks: the majority-class and chance rates a variant must beat to be kept
+    majority: LabelBaseline | None = None
 
     def prices_of(self, model: str) -> Prices:
         return self.prices.get(model) or Prices(None, None, f"no price for {model}")
@@ -157,6 +163,7 @@ class Advice:
     finetune: FineTuneFigures | None
     notes: list[str]
     run: str | None = None  # the run the figures came from
+    majority: LabelBaseline | None = None  # label tasks: the trivial answers' rates
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(asdict(self))

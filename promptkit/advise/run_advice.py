@@ -58,6 +58,7 @@ def advise_run(
         epochs=epochs,
         payback_months=payback_months,
         strategy=measured.strategy,
+        majority=measured.majority,
     )
     advice = decide(inputs)
     notes = list(measured.notes) if labelled is None else []

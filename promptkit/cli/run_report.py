@@ -61,15 +61,17 @@ def error_summary(result: RunResult, allow_errors: bool) -> str:
 
 
 def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_class: bool) -> None:
-    """The summary table, then the judge, shots, retrieval, reasoning and per-class tables
-    where they apply."""
+    """The summary table, then the trivial-answer, judge, shots, retrieval, reasoning and
+    per-class tables where they apply."""
     from promptkit.report import terminal
     from promptkit.results.reasoning import reasoning_tradeoffs
-    from promptkit.results.retrieval import docs_sweep
-    from promptkit.results.summary import shots_sweep
+    from promptkit.results.sweeps import docs_sweep, shots_sweep
 
     metrics = list(summaries[0].scores) if summaries else []
     console.print(terminal.summary_table(summaries, metrics))
+    trivial = terminal.trivial_table(summaries, metrics)
+    if trivial is not None:
+        console.print(trivial)
     for table in (terminal.judges_table(summaries), terminal.judge_calibration_table(summaries)):
         if table is not None:
             console.print(table)

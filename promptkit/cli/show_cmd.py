@@ -39,7 +39,7 @@ def command(
     from promptkit.ci.baseline import load_outcome, save_baseline_file
     from promptkit.ci.gate import load_gate_result
     from promptkit.report.gate_terminal import baseline_table, gate_table
-    from promptkit.report.terminal import summary_table
+    from promptkit.report.terminal import summary_table, trivial_table
 
     note_runs_root(root)
     folder = _with_summary(run, root)
@@ -48,6 +48,9 @@ def command(
     console = Console() if Console().is_terminal else Console(width=200)
     console.print(_header(outcome.meta, outcome.run_id))
     console.print(summary_table(outcome.summaries + outcome.base_summaries, outcome.metrics))
+    trivial = trivial_table(outcome.summaries, outcome.metrics)
+    if trivial is not None:
+        console.print(trivial)
     table = baseline_table(outcome)
     if table is not None:
         console.print(table)

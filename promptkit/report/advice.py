@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptkit.advise import Advice, FineTuneFigures, StepAdvice, VariantAdvice, months, usd
+from promptkit.results.baselines import VersusMajority
 from promptkit.results.front import ON_FRONT
 
 __all__ = ["advice_report"]
@@ -16,6 +17,8 @@ __all__ = ["advice_report"]
 
 def advice_report(advice: Advice) -> Group:
     parts: list[RenderableType] = [Text(_heading(advice), style="bold"), _variants(advice)]
+    if advice.majority is not None:
+        parts.append(Text.assemble(("Trivial answers: ", "bold"), _trivial(advice)))
     if advice.curve:
         parts.append(_curve(advice.curve, advice.volume))
     parts.append(Text.assemble(("Shots: ", "bold"), advice.curve_note))
@@ -45,6 +48,23 @@ def _heading(a: Advice) -> str:
     return f"{run}{a.metric}, {target}, {volume}, {a.labelled} labelled examples"
 
 
+def _trivial(a: Advice) -> str:
+    m = a.majority
+    assert m is not None
+    return (
+        f"majority class {m.majority_text()}: {m.rate} on {m.rows} rows; "
+        f"uniform chance {m.chance:.3f} ({m.chance_text()}). A variant not significantly "
+        "better than the majority class is never kept."
+    )
+
+
+def _versus(versus: VersusMajority | None) -> str:
+    """Compact (the table is wide already): the verdict and its paired p-value."""
+    if versus is None or not versus.difference.n:
+        return "-"
+    return f"{versus.verdict()} p={versus.difference.p_value:.2g}"
+
+
 def _reached(v: VariantAdvice) -> str:
     if v.reaches is None:
         return "-"
@@ -57,15 +77,19 @@ def _variants(a: Advice) -> Table:
     table = Table(title="Measured per variant (95% intervals; tokens are means per call)")
     table.add_column("variant", no_wrap=True)
     table.add_column(a.metric, justify="right", no_wrap=True)
+    if a.majority is not None:
+        table.add_column("beats majority", justify="right", no_wrap=True)
     for name in ("target", "shots", "prompt tok", "compl. tok", "cost/call", "cost/month"):
         table.add_column(name, justify="right")
     table.add_column("dominated by", no_wrap=True)
     for v in a.variants:
         f = v.figures
         mark = " *" if f.variant == a.chosen else ""
+        versus = [_versus(f.versus_majority)]
         table.add_row(
             f.variant + mark,
             str(f.score),
+            *(versus if a.majority is not None else []),
             _reached(v),
             f"{f.shots:g}",
             f"{f.prompt_tokens:,.0f}",

@@ -29,6 +29,7 @@ from promptkit.report import content as c
 from promptkit.report import judge_views, plots, prompt_views
 from promptkit.report.retrieval_views import docs_points
 from promptkit.report.rows import row_table
+from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, shown_baseline
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.stats import Estimate
 from promptkit.results.summary import front_axis, front_metric, front_priced, front_spend
@@ -132,6 +133,7 @@ def _context(run: c.RunContent) -> dict[str, Any]:
         "judges": judge_views.judge_calibrations(run),
         "front": _front(run),
         "retrieves": any(v.summary.docs is not None for v in run.variants),
+        "baseline": _baseline(run),
         "labels": {v.id: v.label for v in run.variants},
         "prompt_groups": _prompt_groups(prompt_views.rendered_prompts(run)),
         "diffs": prompt_views.prompt_diffs(run),
@@ -173,6 +175,21 @@ def _plots(run: c.RunContent) -> dict[str, Any]:
         "confusion": [Markup(plots.confusion_svg(m)) for m in c.confusion_matrices(run)],
         "distribution": Markup(plots.distribution_svg(c.distributions(run))) if has_rows else None,
         "front": _front_plot(run),
+    }
+
+
+def _baseline(run: c.RunContent) -> dict[str, Any] | None:
+    """The trivial answers of a label task, as the page words them; None for other tasks."""
+    found = shown_baseline(v.summary.label_baseline for v in run.variants)
+    if found is None or LABEL_METRIC not in run.metrics:
+        return None
+    return {
+        "rows": found.rows,
+        "majority": found.majority_text(),  # autoescaped: labels are dataset text
+        "rate": found.rate,
+        "chance": found.chance,
+        "chance_text": found.chance_text(),
+        "note": BASELINE_NOTE,
     }
 
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from promptkit.ci.baseline import PairResult, RunOutcome
 from promptkit.ci.gate import GateResult
+from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, LabelBaseline, shown_baseline
 from promptkit.results.compare import holm_note
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.reasoning import reasoning_tradeoffs
-from promptkit.results.retrieval import docs_sweep
 from promptkit.results.summary import VariantSummary, front_axis, front_metric
+from promptkit.results.sweeps import docs_sweep
 
 __all__ = ["MAX_FLIPPED_ROWS", "render_markdown"]
 
@@ -70,19 +71,48 @@ def _variant_table(outcome: RunOutcome) -> str:
     if not shown:
         return "_No rows were scored._"
     front = front_metric(outcome.summaries, outcome.metrics)
-    header = ["variant", "rows", *outcome.metrics, "errors", "tokens/call", "cost"]
+    baseline = _baseline(outcome)
+    header = ["variant", "rows", *outcome.metrics]
+    header += ["beats majority"] if baseline else []
+    header += ["errors", "tokens/call", "cost"]
     header += [f"dominated on {front} by"] if front else []
     lines = [_row(header), _row(["---", *["---:"] * (len(header) - 1)])]
     for summary in shown:
         cells = _variant_cells(outcome, summary)
+        if baseline:
+            majority = summary.versus_majority
+            cells.insert(2 + len(outcome.metrics), majority.text() if majority else _NONE)
         if front:  # a base run's own front is not this table's: its rows stay blank
             mark = summary.dominated_by.get(front, ON_FRONT)
             cells.append("" if summary in outcome.base_summaries else _plain(mark))
         lines.append(_row(cells))
+    if baseline:
+        lines += _baseline_rows(baseline, outcome.metrics, len(header))
     note = "95% intervals in brackets (Wilson for pass/fail scores, bootstrap otherwise)."
+    if baseline:
+        note += " " + _plain(BASELINE_NOTE[0].upper() + BASELINE_NOTE[1:]) + "."
     if front:
         note += " " + front_note(front_axis(outcome.summaries), front) + "."
     return "\n".join(lines) + "\n\n" + note
+
+
+def _baseline(outcome: RunOutcome) -> LabelBaseline | None:
+    if LABEL_METRIC not in outcome.metrics:
+        return None
+    return shown_baseline(s.label_baseline for s in outcome.summaries)
+
+
+def _baseline_rows(baseline: LabelBaseline, metrics: Sequence[str], width: int) -> list[str]:
+    """The trivial answers under the variants, scored in the label column only."""
+    rows = []
+    for name, how, score in (
+        ("majority class", baseline.majority_text(_code), str(baseline.rate)),
+        ("uniform chance", _plain(baseline.chance_text()), f"{baseline.chance:.3f}"),
+    ):
+        scores = [score if m == LABEL_METRIC else _NONE for m in metrics]
+        cells = [f"_{name}_: {how}", str(baseline.rows), *scores]
+        rows.append(_row(cells + [_NONE] * (width - len(cells))))
+    return rows
 
 
 def _external(outcome: RunOutcome) -> bool:

@@ -13,19 +13,19 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
+from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, shown_baseline
 from promptkit.results.compare import Comparison, FlippedRow, holm_note
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.reasoning import ReasoningTradeoff
-from promptkit.results.retrieval import DocsPoint
 from promptkit.results.summary import (
     ClassificationReport,
     JudgeCalibration,
-    SweepPoint,
     VariantSummary,
     best_variants,
     front_axis,
     front_metric,
 )
+from promptkit.results.sweeps import DocsPoint, SweepPoint
 
 __all__ = [
     "class_table",
@@ -37,11 +37,13 @@ __all__ = [
     "judges_table",
     "shots_table",
     "summary_table",
+    "trivial_table",
 ]
 
 
 def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> Table:
-    """One line per variant: rows, each metric with its 95% interval, errors, tokens, latency."""
+    """One line per variant: rows, each metric with its 95% interval, errors, tokens, latency;
+    for a label task, whether it beats the majority class (:func:`trivial_table` below)."""
     table = Table(title="95% intervals in brackets; * marks the best mean of each metric")
     for name in ("prompt", "model"):
         table.add_column(name, no_wrap=True)
@@ -50,23 +52,52 @@ def summary_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -
         table.add_column(name, justify="right")
     for metric in metrics:
         table.add_column(metric, justify="right", no_wrap=True)
+    baseline = (
+        shown_baseline(s.label_baseline for s in summaries) if LABEL_METRIC in metrics else None
+    )
+    if baseline:
+        table.add_column("beats majority", justify="right", no_wrap=True)
     for name in ("errors", "tokens/call", "latency"):
         table.add_column(name, justify="right")
     front = front_metric(summaries, metrics)
     if front:
         table.add_column(f"dominated on {front} by", no_wrap=True)
-        table.caption = front_note(front_axis(summaries), front)
     best = {m: best_variants(summaries, m) for m in metrics}
     for s in summaries:
-        cells = [s.prompt, s.model, s.shots, *([s.docs or "-"] if retrieves else []), _rows(s)]
+        cells: list[str | Text] = [s.prompt, s.model, s.shots]
+        cells += [*([s.docs or "-"] if retrieves else []), _rows(s)]
         for metric in metrics:
             mark = " *" if s.variant in best[metric] else ""
             cells.append(f"{s.scores[metric]}{mark}")
+        if baseline:
+            cells.append(s.versus_majority.text() if s.versus_majority else "-")
         tokens = s.prompt_tokens + s.completion_tokens
         cells += [str(s.errors), f"{tokens:.0f}", f"{s.latency_s * 1000:.0f} ms"]
         if front:
             cells.append(s.dominated_by.get(front, ON_FRONT))
         table.add_row(*cells)
+    if front:
+        table.caption = front_note(front_axis(summaries), front)
+    return table
+
+
+def trivial_table(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> Table | None:
+    """A label task's trivial answers, printed under the variants; None for other tasks.
+
+    A table of its own: tied majority labels make a long cell, which in the variants'
+    table would squeeze their figures out of view.
+    """
+    found = shown_baseline(s.label_baseline for s in summaries)
+    if found is None or LABEL_METRIC not in metrics:
+        return None
+    table = Table(
+        title=f"Trivial answers on the {found.rows} evaluation rows", caption=BASELINE_NOTE
+    )
+    for name in ("answer", "how"):
+        table.add_column(name)
+    table.add_column(LABEL_METRIC, justify="right", no_wrap=True)
+    table.add_row("majority class", Text(found.majority_text()), str(found.rate))
+    table.add_row("uniform chance", found.chance_text(), f"{found.chance:.3f}")
     return table
 
 

@@ -9,8 +9,9 @@ Besides the mean of each metric a summary carries, where they apply:
   for pairwise judges how often the winner did not depend on position, and for a
   judge given human verdicts its calibration against them (:mod:`.calibration`);
 - a classification report (per-class precision, recall, F1, macro-F1 with its
-  interval, confusion matrix) when the suite scores ``label_accuracy``;
-- prompt tokens and cost per call, which :func:`shots_sweep` lines up by shot count.
+  interval, confusion matrix) when the suite scores ``label_accuracy``, and the
+  majority-class and chance rates beside it (:mod:`.baselines`);
+- prompt tokens and cost per call, which :mod:`.sweeps` lines up by shot and passage count.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.parsers import fold
+from promptkit.results.baselines import (
+    LABEL_METRIC,
+    LabelBaseline,
+    VersusMajority,
+    run_baseline,
+    variant_versus_majority,
+)
 from promptkit.results.calibration import JudgeCalibration, calibrate
 from promptkit.results.front import FrontPoint, dominated_by, spend_key, spend_label
 from promptkit.results.stats import (
@@ -41,7 +48,6 @@ __all__ = [
     "ClassificationReport",
     "JudgeCalibration",
     "JudgeSummary",
-    "SweepPoint",
     "VariantSummary",
     "best_variants",
     "classification_report",
@@ -50,7 +56,6 @@ __all__ = [
     "front_metric",
     "front_priced",
     "front_spend",
-    "shots_sweep",
     "summarize",
 ]
 
@@ -121,6 +126,10 @@ class VariantSummary:
     reasoning_tokens: float | None = None
     #: Passages retrieved per row ("0", "2", ...); None when the suite retrieves none.
     docs: str | None = None
+    #: A label task's trivial answers on the run's evaluation rows (the same for every
+    #: variant of one run), and this variant against always answering the majority label.
+    label_baseline: LabelBaseline | None = None
+    versus_majority: VersusMajority | None = None
 
     @property
     def calls(self) -> int:
@@ -143,6 +152,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
     if frame.empty:
         return []
     summaries = []
+    baseline = run_baseline(frame) if LABEL_METRIC in metrics else None
     for variant, group in frame.groupby("variant", sort=False):
         ok = group[group["error"].isna()] if "error" in group else group
         repeats = int(ok.groupby("row_id").size().max()) if len(ok) else 1
@@ -167,9 +177,11 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> list[VariantSummar
                 scorer_tokens=column_mean(ok, "scorer_tokens"),
                 scorer_cost=_total(ok, "scorer_cost"),
                 judges=_judges(ok, metrics),
-                classification=_classification(ok) if "label_accuracy" in metrics else None,
+                classification=_classification(ok) if LABEL_METRIC in metrics else None,
                 reasoning_tokens=_reasoning_tokens(ok),
                 docs=_docs(group),
+                label_baseline=baseline,
+                versus_majority=variant_versus_majority(ok, baseline) if baseline else None,
             )
         )
     return _with_front(summaries, frame, metrics)
@@ -402,47 +414,6 @@ def _report(
         confusion=confusion,
         rows=len(ids),
     )
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One shot count of one prompt version and model: scores against what they cost."""
-
-    prompt: str
-    model: str
-    shots: str
-    scores: dict[str, Estimate]
-    prompt_tokens: float  # per call
-    cost_per_call: float | None
-
-
-def _shot_order(shots: str) -> tuple[bool, int]:
-    return shots == "max", int(shots) if shots.isdigit() else 0
-
-
-def shots_sweep(summaries: Sequence[VariantSummary], metrics: Sequence[str]) -> list[SweepPoint]:
-    """Points per (prompt, model), ordered by shot count (``max`` last); empty unless some
-    prompt version ran with more than one shot count."""
-    groups: dict[tuple[str, str], list[VariantSummary]] = {}
-    for s in summaries:
-        if s.model != ENSEMBLE_MODEL:  # an ensemble has no shot count of its own
-            # one line per passage count too: docs=0 and docs=4 are different prompts
-            model = s.model if s.docs is None else f"{s.model} | docs={s.docs}"
-            groups.setdefault((s.prompt, model), []).append(s)
-    if all(len({s.shots for s in group}) < 2 for group in groups.values()):
-        return []
-    return [
-        SweepPoint(
-            prompt=prompt,
-            model=model,
-            shots=s.shots,
-            scores={m: s.scores.get(m) or mean_interval([]) for m in metrics},
-            prompt_tokens=s.prompt_tokens,
-            cost_per_call=s.cost_per_call,
-        )
-        for (prompt, model), group in groups.items()
-        for s in sorted(group, key=lambda s: _shot_order(s.shots))
-    ]
 
 
 def column_mean(frame: pd.DataFrame, column: str) -> float:
