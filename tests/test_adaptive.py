@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 
 import pytest
 
@@ -114,7 +115,7 @@ def test_single_slot_server_probes_more_and_more_rarely() -> None:
         windows.append(limit.window)
     assert set(windows) == {1, 2}
     probes = [i for i, w in enumerate(windows) if w == 2]
-    gaps = [b - a for a, b in zip(probes, probes[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(probes)]
     assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # 1, 2, 4 ... rounds between probes
     assert limit.record()["settled"] == 1
 
