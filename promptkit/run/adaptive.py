@@ -27,7 +27,7 @@ What it follows, and where it departs:
   16 rounds, so a single-slot server is not pushed into a queue every other round.
 
 A *round* is ``max(window, min_round)`` answers to requests sent since the window
-last changed; its latency is their median. The window never grows when it was
+last changed; its latency is their mean without the slowest one. The window never grows when it was
 not full (nothing is learnt about a window nobody fills). Everything here is
 fed observations and has no clock of its own: :class:`AdaptiveLimit` is pure,
 :class:`AdaptiveSlots` puts it in front of requests with an injectable clock.
@@ -136,7 +136,7 @@ class AdaptiveLimit:
         }
 
     def _end_round(self) -> None:
-        latency = statistics.fmean(self._latencies)
+        latency = _round_latency(self._latencies)
         window, peak = self.window, self._peak
         self._latencies.clear()
         self._peak = 0
@@ -173,6 +173,14 @@ class AdaptiveLimit:
         self.epoch += 1
         self._latencies.clear()
         self._peak = 0
+
+
+def _round_latency(latencies: list[float]) -> float:
+    """The mean latency of a round without its slowest answer: the mean is what Little's
+    law relates to throughput, and one answer that paid for a new connection or a cold
+    server must not set the no-load latency of a whole run."""
+    ordered = sorted(latencies)
+    return statistics.fmean(ordered[:-1] if len(ordered) >= 3 else ordered)
 
 
 @dataclass(frozen=True)
