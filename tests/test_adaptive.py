@@ -116,7 +116,7 @@ def test_single_slot_server_probes_more_and_more_rarely() -> None:
     assert set(windows) == {1, 2}
     probes = [i for i, w in enumerate(windows) if w == 2]
     gaps = [b - a for a, b in itertools.pairwise(probes)]
-    assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # 1, 2, 4 ... rounds between probes
+    assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # 2, 4, 8 ... rounds between probes
     assert limit.record()["settled"] == 1
 
 

@@ -23,8 +23,8 @@ What it follows, and where it departs:
 - Unlike Gradient2's long-term average, the no-load latency is the lowest round
   seen, measured afresh whenever the window is at its minimum (one request in
   flight queues nothing of ours); an average creeps up with the queue it should
-  detect. After a latency cut the next probe above the window waits 1, 2, 4 ...
-  16 rounds, so a single-slot server is not pushed into a queue every other round.
+  detect. After a latency cut the next probe above the window waits 2, 4, 8 ...
+  32 rounds, so a single-slot server is not pushed into a queue every other round.
 
 A *round* is ``max(window, min_round)`` answers to requests sent since the window
 last changed; its latency is their mean without the slowest one. The window never grows when it was
@@ -66,7 +66,7 @@ class AdaptiveLimit:
         grow_below: float = 1.2,
         backoff: float = 0.5,
         min_round: int = 4,
-        max_hold: int = 16,
+        max_hold: int = 32,
         slack_s: float = 0.001,
     ) -> None:
         if not 1 <= minimum <= maximum:
@@ -152,7 +152,7 @@ class AdaptiveLimit:
     def _cut_for_latency(self, ratio: float) -> None:
         self.latency_cuts += 1
         self._slow_start = False
-        self._wait = min(max(1, self._wait * 2), self.max_hold)
+        self._wait = min(max(2, self._wait * 2), self.max_hold)
         self._hold = self._wait
         self._change(self.limit * max(self.backoff, 1 / ratio))
         self._cut_to = self.window
