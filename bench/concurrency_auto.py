@@ -10,7 +10,7 @@ queueing at the server included) and, for auto, the window it settled on.
 The targets (issue 14): auto's throughput within 10% of the best fixed setting, its
 latency per call within 2x of an idle server's (the median at concurrency 1).
 
-    python bench/concurrency_auto.py [N] [LATENCY_MS] [--llama [N_LLAMA]]
+    python bench/concurrency_auto.py [N] [LATENCY_MS] [--llama [N_LLAMA]] [--only-llama]
 """
 
 from __future__ import annotations
@@ -133,7 +133,9 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
 
 def main(argv: Sequence[str]) -> None:
     args = list(argv)
-    llama_n = None
+    fake = "--only-llama" not in args
+    args = [a for a in args if a != "--only-llama"]
+    llama_n = None if fake else 24
     if "--llama" in args:
         at = args.index("--llama")
         follows = args[at + 1 : at + 2]
@@ -144,7 +146,7 @@ def main(argv: Sequence[str]) -> None:
     print(f"concurrency auto vs fixed; {machine_load()}")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        for capacity in (1, 4, 0):
+        for capacity in (1, 4, 0) if fake else ():
             label = f"capacity {capacity}" if capacity else "no capacity limit"
             with fake_server("--latency-ms", str(latency_ms), "--capacity", str(capacity)) as url:
                 compare(f"fake server, {latency_ms:g} ms, {label}", url, "oai/fake", n, tmp)
