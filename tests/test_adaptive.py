@@ -128,6 +128,17 @@ def test_no_load_latency_is_measured_again_at_the_minimum() -> None:
     assert limit.no_load_s == pytest.approx(0.3) and limit.window == 2
 
 
+def test_a_cold_start_no_load_latency_is_measured_again() -> None:
+    limit = AdaptiveLimit(maximum=64)
+    feed(limit, 4.0, 4)  # the first answers load the model: window 2
+    feed(limit, 1.0, 4)  # faster at 2 in flight than "no load": back to 1 to measure again
+    assert limit.window == 1 and limit.no_load_s is None
+    feed(limit, 0.5, 4)
+    assert limit.no_load_s == pytest.approx(0.5) and limit.window == 2
+    feed(limit, 1.0, 4)  # now 2 in flight is twice the latency: a single slot
+    assert limit.window == 1 and limit.latency_cuts == 1
+
+
 def test_instant_answers_are_not_read_as_a_queue() -> None:
     limit = AdaptiveLimit(maximum=64)
     feed(limit, 0.00001, 4)

@@ -23,8 +23,10 @@ What it follows, and where it departs:
 - Unlike Gradient2's long-term average, the no-load latency is the lowest round
   seen, measured afresh whenever the window is at its minimum (one request in
   flight queues nothing of ours); an average creeps up with the queue it should
-  detect. After a latency cut the next probe above the window waits 2, 4, 8 ...
-  32 rounds, so a single-slot server is not pushed into a queue every other round.
+  detect; a round faster than it at a wider window means it was a cold server's, and
+  it is measured again at the minimum. After a latency cut the next probe above the
+  window waits 2, 4, 8 ... 32 rounds, so a single-slot server is not pushed into a
+  queue every other round.
 
 A *round* is ``max(window, min_round)`` answers to requests sent since the window
 last changed; its latency is their mean without the slowest one. The window never grows when it was
@@ -142,6 +144,12 @@ class AdaptiveLimit:
         self._peak = 0
         if self.no_load_s is None or window <= self.minimum:
             self.no_load_s = latency  # nothing of ours queues at the minimum
+        elif latency * self.grow_below < self.no_load_s:
+            # Faster with more in flight than at no load: that figure was a cold server's
+            # (first requests load the model, fill caches). Measure it again at the minimum.
+            self.no_load_s = None
+            self._change(self.minimum)
+            return
         self.no_load_s = min(self.no_load_s, latency)
         ratio = (latency + self.slack_s) / (self.no_load_s + self.slack_s)
         if ratio > self.tolerance:
