@@ -35,8 +35,9 @@ def evaluate(
     """Load (if needed) and run a suite; ``models``/``prompts`` replace the suite's lists.
 
     ``options`` (a :class:`~promptkit.run.caller.RunOptions`) sets ``limit``,
-    ``concurrency``, ``rpm``, ``timeout``, ``retries``, ``cache``, ``refresh``,
-    ``max_cost``, ``api_base`` and ``resume``. ``strict``: refuse to start
+    ``concurrency`` (a number, or ``"auto"``: promptkit.run.adaptive), ``rpm``,
+    ``timeout``, ``retries``, ``cache``, ``refresh``, ``max_cost``, ``api_base`` and
+    ``resume``. ``strict``: refuse to start
     (:class:`BadInput`) on what :func:`promptkit.run.preflight.preflight` finds:
     request parameters a model does not know, reference labels no parser produces.
     """

@@ -23,6 +23,7 @@ from promptkit.define.scorer_files import load_scorer_files
 from promptkit.define.shots import ShotSettings, ShotSpec, read_shots
 from promptkit.define.validate import (
     Where,
+    concurrency,
     finite_number,
     key_lines,
     known_keys,
@@ -58,7 +59,7 @@ SUITE_KEYS = {
     "scorer_files": "Python files that register the suite's own scorers",
     "repeat": "independent samples per case",
     "seed": "seed for sampling and shot selection",
-    "concurrency": "requests in flight per model",
+    "concurrency": "requests in flight per model, or auto (a window that follows the server)",
     "timeout": "seconds allowed per request",
     "rpm": "requests per minute per model (default: no limit)",
     "retries": "attempts after the first on rate limits, server errors and timeouts",
@@ -117,7 +118,7 @@ class Suite:
     scorers: tuple[BoundScorer, ...]
     repeat: int = 1
     seed: int = 0
-    concurrency: int | None = None
+    concurrency: int | str | None = None  # an integer, or "auto" (run/adaptive.py)
     timeout: float = 120.0
     limit: int | None = None
     rpm: float | None = None
@@ -243,7 +244,7 @@ class _Builder:
             scorers=self._scorers(library, retrieval),
             repeat=self._optional(positive_int, "repeat", cap=MAX_REPEAT) or 1,
             seed=self._seed(),
-            concurrency=self._optional(positive_int, "concurrency", cap=MAX_CONCURRENCY),
+            concurrency=self._optional(concurrency, "concurrency", cap=MAX_CONCURRENCY),
             timeout=self._optional(positive_number, "timeout", cap=MAX_TIMEOUT_S) or 120.0,
             limit=self._optional(positive_int, "limit"),
             rpm=_rpm(self.data.get("rpm"), self.where("rpm")),
@@ -453,7 +454,7 @@ def _model_entry(entry: Any, where: Where) -> ModelSpec:
             exc.path, exc.line = where.path, where.line
         raise
     if entry.get("concurrency") is not None:
-        positive_int(entry["concurrency"], where.at("concurrency"), cap=MAX_CONCURRENCY)
+        concurrency(entry["concurrency"], where.at("concurrency"), cap=MAX_CONCURRENCY)
     _rpm(entry.get("rpm"), where.at("rpm"))
     request_params(entry.get("params"), where.at("params"))
     if entry.get("extra_params") is not None:

@@ -1,7 +1,9 @@
 """A fast fake OpenAI-compatible chat server for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` by echoing the last user message, after
-an optional delay, and injects faults at configurable rates: 429 with
+an optional delay, optionally serving at most ``capacity`` requests at once (the
+others queue, first come first served, like a single-slot llama.cpp server with
+``capacity=1``), and injects faults at configurable rates: 429 with
 Retry-After, 500, dropped connections, malformed JSON and replies slower than
 any sensible client timeout. Every request is logged (which case, which
 outcome), so a test can check that a case was or was not asked again.
@@ -15,6 +17,7 @@ In a test, run it on a thread of the test process::
 For a benchmark, run it as its own process so its CPU time is not the client's::
 
     python -m tests.fake_server --latency-ms 200      # prints "PORT <n>", then serves
+    python -m tests.fake_server --latency-ms 200 --capacity 1   # one request at a time
 
 ``GET /_log`` returns the log as JSON; ``POST /_config`` (a JSON object of
 :class:`Faults` fields) changes latency and fault rates while it runs.
@@ -56,6 +59,7 @@ class Faults:
     system_fingerprint: str = ""  # sent as "system_fingerprint" when set
     tool_calls: str = ""  # JSON of a message's "tool_calls" list: the reply proposes them
     seed: int = 0
+    capacity: int = 0  # requests served at once, the rest queue; 0: no limit
 
     def pick(self, rng: random.Random) -> str:
         """The outcome of one request: "ok" or the name of a fault."""
@@ -74,13 +78,23 @@ class _State:
         self.rng = random.Random(faults.seed)
         self.log: list[dict[str, Any]] = []
         self.in_flight = 0
-        self.peak_in_flight = 0  # most requests the server held at once
+        self.peak_in_flight = 0  # most requests the server held at once, queued ones too
+        self.being_served = 0
+        self.peak_served = 0  # most requests served at once (at most ``capacity``)
+        self.serving = _serving(faults.capacity)
 
     def configure(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(Faults)}
         self.faults = replace(self.faults, **{k: v for k, v in changes.items() if k in known})
         if "seed" in changes:
             self.rng = random.Random(self.faults.seed)
+        if "capacity" in changes:
+            self.serving = _serving(self.faults.capacity)
+
+
+def _serving(capacity: int) -> asyncio.Semaphore | contextlib.nullcontext[None]:
+    """The server's slots: ``capacity`` requests served at once, or no limit (0)."""
+    return asyncio.Semaphore(int(capacity)) if capacity else contextlib.nullcontext()
 
 
 STATE = web.AppKey("state", _State)
@@ -134,7 +148,13 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     state.in_flight += 1
     state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
     try:
-        return await _answer(request, state)
+        async with state.serving:  # queued here while the server's slots are busy
+            state.being_served += 1
+            state.peak_served = max(state.peak_served, state.being_served)
+            try:
+                return await _answer(request, state)
+            finally:
+                state.being_served -= 1
     finally:
         state.in_flight -= 1
 
@@ -223,6 +243,10 @@ class FakeServer:
     @property
     def peak_in_flight(self) -> int:
         return self.app[STATE].peak_in_flight
+
+    @property
+    def peak_served(self) -> int:
+        return self.app[STATE].peak_served
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)

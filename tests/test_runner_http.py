@@ -140,6 +140,54 @@ def test_concurrency_bounds_requests_in_flight(tmp_path: Path) -> None:
         assert server.peak_in_flight == 2
 
 
+def test_fake_server_with_a_capacity_queues_the_rest(tmp_path: Path) -> None:
+    with FakeServer(Faults(latency_ms=20, capacity=2)) as server:
+        evaluate(http_project(tmp_path, server.url), RunOptions(concurrency=6, cache=False))
+        assert server.peak_in_flight == 6 and server.peak_served == 2
+
+
+def test_concurrency_auto_finds_a_single_slot_server_and_records_its_window(
+    tmp_path: Path, cli: Any
+) -> None:
+    with FakeServer(Faults(latency_ms=20, capacity=1)) as server:
+        suite = http_project(tmp_path, server.url, rows=40, extra="concurrency: auto\n")
+        code, out, _ = cli("eval", str(suite), "--quiet", "--no-cache")
+        assert code == 0 and len(server.log()) == 40
+        peak = server.peak_in_flight
+    run = sorted((tmp_path / ".promptkit" / "runs").iterdir())[-1]
+    window = json.loads((run / "summary.json").read_text())["concurrency"]["oai/fake"]
+    assert window["settled"] == 1 and window["lowest"] == 1
+    assert 1 < window["highest"] <= 4 and peak <= window["highest"]  # probed, then cut
+    assert window["latency_cuts"] >= 1 and window["no_load_latency_s"] > 0
+    assert "concurrency auto, oai/fake: settled on 1 in flight" in out
+
+
+def test_concurrency_auto_halves_on_429_and_a_fixed_width_records_nothing(tmp_path: Path) -> None:
+    with FakeServer(Faults(rate_limit=0.3, retry_after="0")) as server:
+        suite = http_project(tmp_path, server.url, rows=30, model_options=", concurrency: auto")
+        result = evaluate(suite, RunOptions(cache=False, retries=10))
+        assert result.errors == 0
+        assert any(entry["outcome"] == "rate_limit" for entry in server.log())
+    assert result.concurrency["oai/fake"]["drops"] >= 1
+    fixed = evaluate(suite, RunOptions(cache=False, concurrency=3))
+    assert fixed.concurrency == {}
+    assert "concurrency" not in json.loads((fixed.path / "summary.json").read_text())
+
+
+def test_concurrency_auto_from_the_options_stays_under_the_providers_default(
+    tmp_path: Path,
+) -> None:
+    from promptkit import load_suite
+    from promptkit.run.caller import Caller
+    from promptkit.run.pricing import Budget
+
+    suite = load_suite(http_project(tmp_path, "http://unused/v1", extra="concurrency: 7\n"))
+    caller = Caller(suite, RunOptions(cache=False, concurrency="auto"), Budget(None), tmp_path)
+    lane = caller.lane("oai/fake")
+    assert lane.adaptive is not None and lane.adaptive.limit.window == 1
+    assert lane.width == 64  # the most it may reach: oai/'s fixed default
+
+
 def test_rpm_and_concurrency_settings_reach_each_model(tmp_path: Path) -> None:
     from promptkit import load_suite
     from promptkit.run.caller import Caller, RunOptions

@@ -36,8 +36,12 @@ SUITE_CASES: list[tuple[str | tuple[str, str], int, str]] = [
     ("seed: abc\n", 9, "'seed' must be an integer from 0 to 2147483647, not 'abc'"),
     ("seed: -1\n", 9, "'seed' must be an integer from 0"),
     ("seed: 1.5\n", 9, "'seed' must be an integer"),
-    ("concurrency: 0\n", 9, "'concurrency' must be an integer from 1 to 10000, not 0"),
-    ("concurrency: 1000000\n", 9, "'concurrency' must be an integer from 1 to 10000"),
+    ("concurrency: 0\n", 9, "'concurrency' must be an integer from 1 to 10000 or 'auto', not 0"),
+    ("concurrency: 1000000\n", 9, "'concurrency' must be an integer from 1 to 10000 or 'auto'"),
+    ("concurrency: Auto\n", 9, "'concurrency' must be an integer from 1 to 10000 or 'auto', not"),
+    ("concurrency: '8'\n", 9, "'concurrency' must be an integer from 1 to 10000 or 'auto', not"),
+    ("concurrency: 2.5\n", 9, "'concurrency' must be an integer from 1 to 10000 or 'auto'"),
+    ("concurrency: true\n", 9, "or 'auto', not True (a number such as 8, or auto"),
     ("retries: -1\n", 9, "'retries' must be an integer from 0 to 100, not -1"),
     ("retries: 1000\n", 9, "'retries' must be an integer from 0 to 100"),
     ("rpm: .nan\n", 9, "'rpm' must be a finite number >= 0.01, not nan"),
@@ -71,7 +75,13 @@ SUITE_CASES: list[tuple[str | tuple[str, str], int, str]] = [
     (
         ("models: [mock/echo]", "models:\n  - name: mock/echo\n    concurrency: -5"),
         8,
-        "'models[0].concurrency' must be an integer from 1 to 10000, not -5",
+        "'models[0].concurrency' must be an integer from 1 to 10000 or 'auto', not -5",
+    ),
+    (
+        ("models: [mock/echo]", "models:\n  - name: mock/echo\n    concurrency: adaptive"),
+        8,
+        "'models[0].concurrency' must be an integer from 1 to 10000 or 'auto', not 'adaptive' "
+        "(a number such as 8, or auto",
     ),
     (
         ("models: [mock/echo]", "models:\n  - name: mock/echo\n    params: {top_k: x}"),
@@ -196,6 +206,20 @@ def test_bad_suite_exits_2_with_one_line_through_the_cli(cli: Any, tmp_path: Pat
         f"promptkit: error: {path}:9: 'timeout' must be a finite number > 0 and <= 86400, not nan "
         "(timeout: seconds allowed per request)"
     ]
+
+
+def test_concurrency_auto_is_read_where_an_integer_is(tmp_path: Path) -> None:
+    entries = "models: [{name: mock/echo, concurrency: auto}]\nconcurrency: auto\n"
+    suite = load_suite(make_project(tmp_path, BASE.replace("models: [mock/echo]\n", entries)))
+    assert suite.concurrency == "auto" and suite.models[0].options == {"concurrency": "auto"}
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "fast", "2.5", "Auto"])
+def test_bad_concurrency_option_is_one_line(cli: Any, tmp_path: Path, value: str) -> None:
+    path = make_project(tmp_path, BASE)
+    code, _, err = cli("eval", str(path), "--concurrency", value)
+    assert code == 2
+    assert f"Invalid value for '--concurrency': {value!r} is not an integer >= 1 or 'auto'" in err
 
 
 def test_scorer_file_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptkit.cli.ci_options import CiFlags, ci_options
-from promptkit.cli.options import FiniteFloatRange, note_runs_root
+from promptkit.cli.options import FiniteFloatRange, concurrency, note_runs_root
 from promptkit.cli.run_report import finish_pr, report_run
 
 if TYPE_CHECKING:
@@ -57,7 +57,13 @@ _POSITIVE = FiniteFloatRange(min=0, min_open=True)
     metavar="ADDR",
     help="The Ray cluster for --executor ray (default: RAY_ADDRESS, else a local one).",
 )
-@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight per model.")
+@click.option(
+    "--concurrency",
+    metavar="N|auto",
+    callback=concurrency,
+    help="Requests in flight per model, or 'auto': start at 1, grow while latency holds, "
+    "cut on 429s, timeouts and latency blow-ups (for servers you run yourself).",
+)
 @click.option("--rpm", type=_POSITIVE, help="Requests started per minute per model.")
 @click.option("--timeout", type=_POSITIVE, help="Seconds allowed per request attempt.")
 @click.option(

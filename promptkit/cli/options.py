@@ -22,6 +22,16 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+def concurrency(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    """``--concurrency``: an integer >= 1, or ``auto`` (a window that follows the server)."""
+    if value is None or value == "auto":
+        return value
+    text = value.strip()
+    if text.isascii() and text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise click.BadParameter(f"{value!r} is not an integer >= 1 or 'auto'")
+
+
 def note_runs_root(root: str | Path = DEFAULT_ROOT, *, suite: str | None = None) -> Path:
     """The folder of runs a command uses; named on stderr when it is not the current
     folder's ``.promptkit/runs`` (a project above it, or the suite's)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from promptkit.results.summary import VariantSummary
     from promptkit.run.runner import RunResult
 
-__all__ = ["error_summary", "finish_pr", "print_summaries", "report_pr", "report_run"]
+__all__ = [
+    "error_summary",
+    "finish_pr",
+    "print_summaries",
+    "report_pr",
+    "report_run",
+    "window_line",
+]
 
 
 def report_pr(console: Console, pr: PrResult) -> None:
@@ -37,8 +44,20 @@ def report_run(console: Console, result: RunResult, per_class: bool) -> None:
     speeds = ", ".join(f"{m} {v:g}" for m, v in result.output_tokens_per_s.items())
     if speeds:
         console.print(f"answer tokens/s (per request): {speeds}")
+    for model, window in result.concurrency.items():
+        console.print(window_line(model, window), markup=False, highlight=False)
     if result.stopped:
         click.echo(f"promptkit: stopped early: {result.stopped}", err=True)
+
+
+def window_line(model: str, window: Mapping[str, Any]) -> str:
+    """``concurrency auto, oai/m: settled on 4 in flight (used 1-8, 0 drops, 1 latency cut)``."""
+    cuts = window.get("latency_cuts", 0)
+    return (
+        f"concurrency auto, {model}: settled on {window.get('settled')} in flight "
+        f"(used {window.get('lowest')}-{window.get('highest')}, ends at {window.get('final')}; "
+        f"{window.get('drops', 0)} cut(s) for 429/503/timeouts, {cuts} for latency)"
+    )
 
 
 #: Distinct error messages printed after a run; the journal holds every one.

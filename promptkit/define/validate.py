@@ -26,6 +26,7 @@ __all__ = [
     "Where",
     "boolean",
     "choice",
+    "concurrency",
     "finite_number",
     "integer",
     "key_lines",
@@ -130,6 +131,17 @@ def positive_int(
     value: Any, where: Where, *, cap: int | None = None, hint: str | None = None
 ) -> int:
     return integer(value, where, minimum=1, maximum=cap, hint=hint)
+
+
+def concurrency(value: Any, where: Where, *, cap: int) -> int | str:
+    """Requests in flight: an integer from 1 to ``cap``, or ``"auto"`` (a window that
+    follows the server: :mod:`promptkit.run.adaptive`)."""
+    if value == "auto":
+        return "auto"
+    hint = "a number such as 8, or auto (start small, grow while latency holds)"
+    if not _is_int(value) or not 1 <= value <= cap:
+        raise where.expected(f"an integer{_range_words(1, cap)} or 'auto'", value, hint)
+    return int(value)
 
 
 def non_negative_int(

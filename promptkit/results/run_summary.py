@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +46,11 @@ class RunFigures:
     output_tokens_per_s: dict[str, float] = field(default_factory=dict)
     #: (error message, cases) for the run's failed cases, most frequent first.
     error_counts: list[tuple[str, int]] = field(default_factory=list)
+    #: Per model with ``concurrency: auto``, the window it settled on (run/adaptive.py).
+    concurrency: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self, run_id: str) -> dict[str, Any]:
+        windows = {"concurrency": self.concurrency} if self.concurrency else {}
         return {
             "run_id": run_id,
             "cases": self.cases,
@@ -55,21 +58,32 @@ class RunFigures:
             "stopped": self.stopped,
             "output_tokens_per_s": self.output_tokens_per_s,
             "error_messages": dict(self.error_counts[:ERROR_MESSAGES_KEPT]),
+            **windows,
             "variants": [s.to_dict() for s in self.summaries],
         }
 
 
-def record_summary(folder: Path, metrics: Sequence[str], stopped: str | None) -> RunFigures:
-    """Build the run's figures from its journal and write ``summary.json``.
+def record_summary(
+    folder: Path,
+    metrics: Sequence[str],
+    stopped: str | None,
+    *,
+    concurrency: dict[str, dict[str, Any]] | None = None,
+) -> RunFigures:
+    """Build the run's figures from its journal and write ``summary.json``;
+    ``concurrency``: the adaptive windows of the run (kept even if building fails).
 
     On failure ``summary.json`` says so, and the error (exit code 4: a bug) names
     the journal that was kept and the command that rebuilds the summary.
     """
+    windows = concurrency or {}
     try:
-        figures = _figures(folder, metrics, stopped)
+        figures = replace(_figures(folder, metrics, stopped), concurrency=windows)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        failed = {"run_id": folder.name, "stopped": stopped, "failed": reason}
+        failed: dict[str, Any] = {"run_id": folder.name, "stopped": stopped, "failed": reason}
+        if windows:
+            failed["concurrency"] = windows
         write_json(folder, SUMMARY_FILE, failed)
         raise PromptkitError(
             f"building the summary of run {folder.name} failed: {reason}; "
@@ -91,7 +105,13 @@ def rebuild_summary(folder: Path) -> RunFigures | None:
     if recorded is None or "failed" not in recorded:
         return None
     metrics = (_read(folder / "meta.json") or {}).get("metrics") or []
-    return record_summary(folder, [str(m) for m in metrics], recorded.get("stopped"))
+    windows = recorded.get("concurrency")
+    return record_summary(
+        folder,
+        [str(m) for m in metrics],
+        recorded.get("stopped"),
+        concurrency=windows if isinstance(windows, dict) else None,
+    )
 
 
 def _read(path: Path) -> dict[str, Any] | None:

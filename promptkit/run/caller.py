@@ -4,7 +4,7 @@
         │no
     model lane: breaker open? ──yes──► "not asked" error (see run/breaker.py)
         │no
-    concurrency slot, requests-per-minute pacing
+    concurrency slot (fixed, or an adaptive window: run/adaptive.py), rpm pacing
         │
     budget left? ──no──► BudgetReached: the case is left for a resume
         │
@@ -21,12 +21,13 @@ import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Provider, Request, get_provider
 from promptkit.providers.base import provider_factory
+from promptkit.run.adaptive import AUTO, AdaptiveLimit, AdaptiveSlots, Ticket
 from promptkit.run.breaker import Breaker
 from promptkit.run.cache import ResponseCache, cache_key
 from promptkit.run.pricing import Budget, PriceBook
@@ -49,7 +50,7 @@ class RunOptions:
     """
 
     limit: int | None = None
-    concurrency: int | None = None  # requests in flight per model
+    concurrency: int | Literal["auto"] | None = None  # requests in flight per model
     rpm: float | None = None  # requests started per minute per model
     timeout: float | None = None  # seconds per attempt
     retries: int | None = None  # attempts after the first
@@ -76,13 +77,24 @@ def _open_cache(options: RunOptions, root: str | Path) -> ResponseCache | None:
 
 
 class _Lane:
-    """One model: its provider, a bound on requests in flight, optional pacing, a breaker."""
+    """One model: its provider, a bound on requests in flight, optional pacing, a breaker.
 
-    def __init__(self, provider: Provider, width: int, rpm: float | None) -> None:
+    ``width`` is a fixed bound, or ``"auto"``: a window between 1 and the provider's
+    default that follows the server (:mod:`promptkit.run.adaptive`); ``width`` is then
+    the most it may reach.
+    """
+
+    def __init__(self, provider: Provider, width: int | str, rpm: float | None) -> None:
         self.provider = provider
         self.breaker = Breaker(provider.model)
-        self.width = width
-        self.slots = asyncio.Semaphore(width)
+        self.adaptive: AdaptiveSlots | None = None
+        self.slots: asyncio.Semaphore | AdaptiveSlots
+        if width == AUTO:
+            self.width = int(provider.default_concurrency)
+            self.adaptive = self.slots = AdaptiveSlots(AdaptiveLimit(maximum=self.width))
+        else:
+            self.width = int(width)
+            self.slots = asyncio.Semaphore(self.width)
         self.limiter = RateLimiter(rpm) if rpm else None
         self.api_base: str | None = getattr(provider, "api_base", None) or provider.options.get(
             "api_base"
@@ -114,7 +126,7 @@ class Caller:
             or provider.default_concurrency
         )
         rpm = self.options.rpm or model.options.get("rpm") or self.suite.rpm
-        return _Lane(provider, int(width), rpm)
+        return _Lane(provider, width, rpm)
 
     def _provider(self, model: ModelSpec) -> Provider:
         """The model's provider; an in-process model on Ray actors with ``--executor ray``."""
@@ -172,15 +184,31 @@ class Caller:
         self.budget.check()
         if lane.limiter is not None:
             await lane.limiter.wait()
+        adaptive = lane.adaptive
+        ticket: Ticket | None = None if adaptive is None else adaptive.start()
         try:
             completion = await _within(self.timeout, lane.provider.complete(request))
         except asyncio.TimeoutError:
+            if adaptive is not None and ticket is not None:
+                adaptive.failed(ticket, None)
             raise ProviderError(f"timed out after {self.timeout:g}s", retryable=True) from None
         except ProviderError as error:
+            if adaptive is not None and ticket is not None:
+                adaptive.failed(ticket, error)
             lane.breaker.failed(error)
             raise
+        if adaptive is not None and ticket is not None:
+            adaptive.answered(ticket)
         lane.breaker.succeeded()
         return completion
+
+    def windows(self) -> dict[str, dict[str, Any]]:
+        """Per model with ``concurrency: auto``, the window it settled on (AdaptiveLimit.record)."""
+        return {
+            model: lane.adaptive.limit.record()
+            for model, lane in self.lanes.items()
+            if lane.adaptive is not None
+        }
 
     def stopped(self) -> str | None:
         """Why some models were no longer asked (their breakers opened); None if none."""

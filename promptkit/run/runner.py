@@ -86,6 +86,8 @@ class RunResult:
     output_tokens_per_s: dict[str, float] = field(default_factory=dict)
     #: (error message, cases) for the failed cases, most frequent first.
     error_counts: list[tuple[str, int]] = field(default_factory=list)
+    #: Per model with ``concurrency: auto``, the window it settled on (run/adaptive.py).
+    concurrency: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -338,7 +340,7 @@ async def run_suite_async(
     finally:
         await caller.close()
         writer.close()
-    return _finish(suite, writer, _why_stopped(budget, caller))
+    return _finish(suite, writer, _why_stopped(budget, caller), caller.windows())
 
 
 def _why_stopped(budget: Budget, caller: Caller) -> str | None:
@@ -420,9 +422,12 @@ async def _drain(execution: _Execution, cases: Iterator[CasePlan], budget: Budge
         await asyncio.gather(*running, return_exceptions=True)
 
 
-def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
+def _finish(
+    suite: Suite, writer: RunWriter, stopped: str | None, windows: dict[str, dict[str, Any]]
+) -> RunResult:
     """The run's summary, written beside its journal (which stays, whatever happens here)."""
-    figures = record_summary(writer.folder, [s.metric for s in suite.scorers], stopped)
+    metrics = [s.metric for s in suite.scorers]
+    figures = record_summary(writer.folder, metrics, stopped, concurrency=windows)
     return RunResult(
         writer.id,
         writer.folder,
@@ -432,6 +437,7 @@ def _finish(suite: Suite, writer: RunWriter, stopped: str | None) -> RunResult:
         stopped,
         figures.output_tokens_per_s,
         figures.error_counts,
+        figures.concurrency,
     )
 
 
