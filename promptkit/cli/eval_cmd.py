@@ -140,6 +140,12 @@ def command(
     note_runs_root(suite=selected.path)
     pr = _evaluate(suite, selected, options, pr_options, console, quiet)
     report_run(console, pr.run, per_class)
+    scoring = [m.name for m in selected.models if m.options.get("score_labels") is not None]
+    if scoring:  # their replies were chosen by likelihood, not generated
+        console.print(
+            f"label scoring (no text generated): {', '.join(scoring)}; the other models generated",
+            markup=False,
+        )
     if options.shard is not None:
         console.print(
             f"shard {options.shard}: these rows only; 'promptkit merge' joins the shards' "

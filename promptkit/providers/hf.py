@@ -52,7 +52,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from promptkit.define.validate import Where, choice, positive_int, string, string_list
+from promptkit.define.validate import Where, choice, positive_int, string
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider
 from promptkit.providers.batching import Batcher, BatchWork, Outcome
@@ -62,7 +62,6 @@ from promptkit.providers.hf_generate import (
     encode_chat,
     generate,
     label_log_likelihoods,
-    normalise,
 )
 from promptkit.providers.hf_load import (
     DTYPES,
@@ -75,6 +74,7 @@ from promptkit.providers.hf_load import (
     pick_dtype,
     resolve_source,
 )
+from promptkit.providers.labels import label_completion, score_labels_option
 
 __all__ = [
     "INSTALL_HINT",
@@ -104,7 +104,7 @@ class HFProvider(Provider):
             choice(options["dtype"], ("auto", *DTYPES), where.at("dtype"))
         _batch_size(options, where)
         if options.get("score_labels") is not None:
-            _labels(options["score_labels"], where.at("score_labels"))
+            score_labels_option(options["score_labels"], where.at("score_labels"))
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
@@ -115,7 +115,9 @@ class HFProvider(Provider):
         where = Where(key=model, error=ProviderConfigError)
         self.max_batch_size = _batch_size(options, where)
         labels = options.get("score_labels")
-        self.score_labels = None if labels is None else _labels(labels, where.at("score_labels"))
+        self.score_labels = (
+            None if labels is None else score_labels_option(labels, where.at("score_labels"))
+        )
         # The runner's timeout covers the time a request waits in the queue, so no
         # more than one batch is in flight by default.
         self.default_concurrency = self.max_batch_size
@@ -139,7 +141,7 @@ class HFProvider(Provider):
     ) -> dict[str, float]:
         """The probability of each label as the reply to ``request``'s messages."""
         where = Where(key="labels", error=ProviderConfigError)
-        completion = await self._scored(request, _labels(list(labels), where))
+        completion = await self._scored(request, score_labels_option(list(labels), where))
         assert completion.label_probs is not None
         return dict(completion.label_probs)
 
@@ -181,16 +183,7 @@ class HFProvider(Provider):
 
     def _score_batch(self, labels: tuple[str, ...], requests: list[Request]) -> list[Outcome]:
         def answer(prompt: list[int], scores: list[float], latency: float) -> Completion:
-            probs = dict(zip(labels, normalise(scores), strict=True))
-            return Completion(
-                text=max(probs, key=probs.__getitem__),
-                prompt_tokens=len(prompt),
-                completion_tokens=0,
-                latency_s=latency,
-                cost=0.0,
-                finish_reason="label_scoring",
-                label_probs=probs,
-            )
+            return label_completion(labels, scores, len(prompt), latency)
 
         forward = partial(label_log_likelihoods, labels=labels)
         return _run_batch(self.loaded(), requests, 0, forward, answer)
@@ -244,18 +237,6 @@ MAX_BATCH_SIZE = 4096
 def _batch_size(options: Mapping[str, Any], where: Where) -> int:
     value = options.get("max_batch_size", 8)
     return positive_int(value, where.at("max_batch_size"), cap=MAX_BATCH_SIZE, hint="e.g. 8")
-
-
-def _labels(value: Any, where: Where) -> tuple[str, ...]:
-    labels = tuple(string_list(value, where, what="labels", single=False))
-    if len(labels) < 2:
-        raise where.fail(
-            f"{where.key!r} must list at least two labels, not {value!r}",
-            "e.g. score_labels: [positive, negative]",
-        )
-    if len(set(labels)) != len(labels):
-        raise where.fail(f"{where.key!r} repeats a label: {list(labels)}", "list each label once")
-    return labels
 
 
 register_provider("hf")(HFProvider)

@@ -7,7 +7,6 @@ the provider (:mod:`promptkit.providers.hf`) batches requests and calls them.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,6 @@ __all__ = [
     "encode_text",
     "generate",
     "label_log_likelihoods",
-    "normalise",
 ]
 
 _PLACEHOLDER = "\x00PROMPTKIT_CONTENT_{}\x00"
@@ -177,11 +175,3 @@ def _keep_logits(model: Any, keep: int) -> dict[str, int]:
         if name in parameters:
             return {name: keep}
     return {}
-
-
-def normalise(log_likelihoods: Sequence[float]) -> list[float]:
-    """Softmax: probabilities over the labels, summing to 1."""
-    top = max(log_likelihoods)
-    weights = [math.exp(v - top) for v in log_likelihoods]
-    total = sum(weights)
-    return [w / total for w in weights]

@@ -12,6 +12,10 @@ its own team of worker threads, and teams left behind by other threads keep
 spinning, so generating from a pool of threads (``asyncio.to_thread``) slowed
 every request down.
 
+Model options: ``n_ctx`` (default 4096), ``n_threads`` (default: every core) and
+``score_labels`` (a list of labels: answer by likelihood scoring, as ``hf/`` does;
+see :mod:`~promptkit.providers.labels` and :mod:`~promptkit.providers.local_labels`).
+
 Injection safety: the chat template is rendered with placeholders for message
 contents, and only the template's own text is tokenized with special tokens
 enabled. Message contents are tokenized as plain text, so a dataset row that
@@ -37,6 +41,8 @@ from promptkit.define.structured import response_schema
 from promptkit.define.validate import Where, positive_int
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
+from promptkit.providers.labels import label_completion, score_labels_option
+from promptkit.providers.local_labels import label_log_likelihoods
 from promptkit.providers.local_tools import call_schema, read_tool_calls, with_tools
 
 __all__ = ["LocalProvider", "resolve_gguf", "smollm2_path"]
@@ -113,7 +119,7 @@ def _load(path: Path, n_ctx: int, n_threads: int | None) -> Any:
 class LocalProvider(Provider):
     # llama.cpp already uses every core for one request; more in flight only queue.
     default_concurrency = 1
-    option_keys = ("n_ctx", "n_threads")
+    option_keys = ("n_ctx", "n_threads", "score_labels")
     in_process = True  # llama.cpp in this process; --executor ray puts it on actors
     known_params = frozenset(
         {*_SAMPLING_PARAMS, "max_tokens", "response_format", "tools", "tool_choice"}
@@ -123,6 +129,7 @@ class LocalProvider(Provider):
     def check_options(cls, options: Mapping[str, Any], where: Where) -> None:
         _context(options, where)
         _threads(options, where)
+        _labels(options, where)
 
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
@@ -130,19 +137,36 @@ class LocalProvider(Provider):
         where = Where(key=model, error=ProviderConfigError)
         self.n_ctx = _context(options, where)
         self.n_threads = _threads(options, where)
+        self.score_labels = _labels(options, where)
 
     async def complete(self, request: Request) -> Completion:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_generation_thread(), self._generate, request)
+        work = self._generate if self.score_labels is None else self._score
+        return await loop.run_in_executor(_generation_thread(), work, request)
+
+    def _score(self, request: Request) -> Completion:
+        """Likelihood scoring (``score_labels``): no text is generated."""
+        assert self.score_labels is not None
+        llm = _load(self.path, self.n_ctx, self.n_threads)
+        with _generation_lock(llm):
+            tokens = self._prompt(llm, request)
+            started = time.perf_counter()
+            scores = label_log_likelihoods(llm, tokens, self.score_labels)
+            latency = time.perf_counter() - started
+        return label_completion(self.score_labels, scores, len(tokens), latency)
+
+    def _prompt(self, llm: Any, request: Request) -> list[int]:
+        tokens = prompt_tokens(llm, with_tools(request.messages, request.params))
+        if len(tokens) >= self.n_ctx:
+            raise ProviderError(
+                f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx}"
+            )
+        return tokens
 
     def _generate(self, request: Request) -> Completion:
         llm = _load(self.path, self.n_ctx, self.n_threads)
         with _generation_lock(llm):
-            tokens = prompt_tokens(llm, with_tools(request.messages, request.params))
-            if len(tokens) >= self.n_ctx:
-                raise ProviderError(
-                    f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx}"
-                )
+            tokens = self._prompt(llm, request)
             started = time.perf_counter()
             out = llm.create_completion(prompt=tokens, **self._arguments(request))
             latency = time.perf_counter() - started
@@ -211,6 +235,11 @@ def _threads(options: Mapping[str, Any], where: Where) -> int | None:
 
 
 _MODEL_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _labels(options: Mapping[str, Any], where: Where) -> tuple[str, ...] | None:
+    value = options.get("score_labels")
+    return None if value is None else score_labels_option(value, where.at("score_labels"))
 
 
 def _generation_lock(llm: Any) -> threading.Lock:
