@@ -154,7 +154,7 @@ def _cheapness(rows: Sequence[VariantAdvice]) -> Callable[[VariantAdvice], tuple
 
 
 def _same_group(step: ShotStep, v: VariantFigures) -> bool:
-    return (step.prompt, step.model) == (v.prompt, v.model)
+    return step.line == v.line
 
 
 def _strength(r: VariantAdvice) -> tuple[float, float]:
@@ -247,9 +247,7 @@ def _rising(group: Sequence[StepAdvice]) -> StepAdvice | None:
 def _zero_shot_tokens(rows: Sequence[VariantAdvice], base: VariantFigures) -> float | None:
     """Prompt tokens of ``base``'s prompt and model without shots: measured at k=0, or
     extrapolated along the line through two measured shot counts."""
-    same = [
-        r.figures for r in rows if (r.figures.prompt, r.figures.model) == (base.prompt, base.model)
-    ]
+    same = [r.figures for r in rows if r.figures.line == base.line]
     zero = [v for v in same if v.shots == 0]
     if zero or base.shots == 0:
         return (zero[0] if zero else base).prompt_tokens

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from promptkit.advise.model import ShotStep, VariantFigures
 from promptkit.define.datasets import Dataset, load_dataset
 from promptkit.define.ensembles import ENSEMBLE_MODEL
-from promptkit.define.retrieval import docs_part
 from promptkit.define.shots import ShotSelector, ShotSettings
 from promptkit.errors import BadInput
 from promptkit.paths import DEFAULT_ROOT
@@ -129,7 +128,7 @@ def _steps(frame: pd.DataFrame, variants: Sequence[VariantFigures], metric: str)
     """Consecutive shot counts of each prompt and model, paired on their shared rows."""
     groups: dict[tuple[str, str, str], list[VariantFigures]] = {}
     for v in variants:  # a step changes the shots only, never the passages retrieved
-        groups.setdefault((v.prompt, v.model, docs_part(v.variant)), []).append(v)
+        groups.setdefault(v.line, []).append(v)
     steps = []
     for (prompt, model, _), members in groups.items():
         ordered = sorted(members, key=lambda v: v.shots)

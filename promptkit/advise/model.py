@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from promptkit.define.retrieval import docs_part
 from promptkit.results.baselines import LabelBaseline, VersusMajority
 from promptkit.results.stats import Estimate, PairedDifference
 
@@ -55,6 +56,11 @@ class VariantFigures:
     #: label tasks: this variant against always answering the majority label, paired
     versus_majority: VersusMajority | None = None
 
+    @property
+    def line(self) -> tuple[str, str, str]:
+        """Prompt, model and passages retrieved: what stays fixed along a shots curve."""
+        return self.prompt, self.model, docs_part(self.variant)
+
 
 @dataclass(frozen=True)
 class ShotStep:
@@ -67,6 +73,11 @@ class ShotStep:
     k_from: float
     k_to: float
     gain: PairedDifference  # score(k_to) - score(k_from), paired
+
+    @property
+    def line(self) -> tuple[str, str, str]:
+        """Prompt, model and passages retrieved: a step changes the shots only."""
+        return self.prompt, self.model, docs_part(self.variant_from)
 
 
 @dataclass(frozen=True)

@@ -162,10 +162,17 @@ def read_retrieval(value: Any, where: Where, resolve: Callable[[str], Path]) -> 
         raise where.fail("retrieval needs 'documents'", "documents: a JSONL/CSV file or a folder")
     path = resolve(string(value["documents"], where.at("documents"), what="a path"))
     by = value.get("by")
+    documents = read_documents(path)
+    counts = _counts(value.get("k", [0, 2]), where.at("k"))
+    if max(counts) > len(documents):  # docs=100 would send 30 and be labelled 100
+        raise where.at("k").fail(
+            f"k={max(counts)} asks for more passages than the {len(documents)} in {path}",
+            f"use counts up to {len(documents)}",
+        )
     return RetrievalSpec(
         path=str(path),
-        documents=read_documents(path),
-        counts=_counts(value.get("k", [0, 2]), where.at("k")),
+        documents=documents,
+        counts=counts,
         by=tuple(string_list(by, where.at("by"), what="column names")) if by else (),
         method=choice(value.get("method", "bm25"), METHODS, where.at("method")),
     )
@@ -213,8 +220,9 @@ def _table(path: Path) -> tuple[Document, ...]:
     for row in dataset:
         text, title = row.data["text"], row.data.get("title")
         if not isinstance(text, str) or not text.strip():
+            what = "no text" if isinstance(text, str) else "a text that is not a string"
             raise DatasetError(
-                f"passage {row.id!r} has no text", path=path, line=row.line, hint="write its text"
+                f"passage {row.id!r} has {what}", path=path, line=row.line, hint="write its text"
             )
         if title is not None and not isinstance(title, str):
             raise DatasetError(
@@ -229,7 +237,10 @@ def _table(path: Path) -> tuple[Document, ...]:
 
 def _markdown_folder(folder: Path) -> tuple[Document, ...]:
     documents = []
-    for file in sorted(folder.rglob("*.md")):  # sorted: the same order on every machine
+    for file in sorted(folder.rglob("*")):  # sorted: the same order on every machine
+        hidden = any(part.startswith(".") for part in file.relative_to(folder).parts)
+        if hidden or file.suffix.lower() != ".md" or not file.is_file():
+            continue  # .git/, an editor's .notes/, a README.txt: not passages
         text = read_text(file, error=DatasetError, strip_bom=True)
         if not text.strip():
             continue  # an empty note is not a passage

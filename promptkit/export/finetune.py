@@ -72,8 +72,11 @@ def finetune_rows(
     planner = Planner(suite)
     join = _reasoning_joiner(prompt) if with_reasoning else None
     examples = []
+    docs = _export_docs(suite, prompt)
     for row in usable_pool(suite):
-        messages = prompt.render(planner.variables(row))
+        passages = planner.retriever.retrieve(row, docs) if planner.retriever and docs else []
+        documents = [p.context() for p in passages]
+        messages = prompt.render(planner.variables(row), documents=documents)
         _check_ends_with_user(messages, prompt)
         answer = row.data.get(suite.reference)
         text = "" if answer is None else str(answer)
@@ -258,6 +261,14 @@ def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     os.replace(tmp, path)  # readers never see half a file
 
 
+def _export_docs(suite: Suite, prompt: Prompt) -> int:
+    """Passages each exported row is given: as many as the suite's widest retrieval, so
+    the tuned model is trained on the prompt it will be served with them."""
+    if suite.retrieval is None or not prompt.uses_documents:
+        return 0
+    return max(suite.retrieval.counts)
+
+
 def _export_notes(
     suite: Suite, prompt: Prompt, rendered: Sequence[Message], exported: int, fmt: str
 ) -> list[str]:
@@ -270,6 +281,12 @@ def _export_notes(
         notes.append(
             f"{prompt.ref} renders no system message, so rows are user + assistant, exactly "
             "the prompt the fine-tuned model will be served; none is invented"
+        )
+    docs = _export_docs(suite, prompt)
+    if docs and suite.retrieval is not None:
+        notes.append(
+            f"each row's prompt holds its top {docs} passages from {suite.retrieval.path} "
+            "(the suite's largest retrieval k), retrieved for the pool row as for a question"
         )
     if fmt == "completion":
         notes.append(

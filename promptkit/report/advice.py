@@ -118,7 +118,7 @@ def _curve(steps: Sequence[StepAdvice], volume: float | None) -> Table:
         g = s.step.gain
         gain = g.interval_text()
         table.add_row(
-            f"{s.step.prompt} | {s.step.model}",
+            f"{s.step.prompt} | {s.step.model}{s.step.line[2]}",
             f"{s.step.k_from:g}->{s.step.k_to:g}",
             gain,
             f"{s.gain_per_shot:+.4f}" if g.n else "-",

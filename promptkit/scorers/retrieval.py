@@ -5,8 +5,9 @@
 
 ``gold`` names a dataset column holding the ids of the passages that answer the row:
 a list, or one string of comma-separated ids. A row without gold ids is skipped (it
-counts in no mean), and a variant that retrieved no passages scores 0 on every row
-that has them. A gold id the collection does not hold is a typo, refused when the
+counts in no mean), and so is every row of a variant that retrieved nothing
+(docs=0): recall is not defined there, and a gate on it judges the variants that
+retrieve. A gold id the collection does not hold is a typo, refused when the
 suite loads, since it would lower recall silently.
 """
 
@@ -71,18 +72,15 @@ class RetrievalRecall:
             )
 
     def __call__(self, case: Case) -> Score:
-        gold = gold_ids(case.row.get(self.column)) or ()
+        gold = tuple(dict.fromkeys(gold_ids(case.row.get(self.column)) or ()))  # each id once
         if not gold:
             return Score(0.0, explanation="no gold passage ids on this row", skipped=True)
-        if case.retrieved_ids is None:
-            return Score(0.0, explanation="this variant retrieves no passages", skipped=True)
+        if not case.retrieved_ids:  # docs=0, an ensemble: no retrieval to judge
+            return Score(0.0, explanation="no passages were retrieved (docs=0)", skipped=True)
         found = [g for g in gold if g in case.retrieved_ids]
         missed = [g for g in gold if g not in case.retrieved_ids]
-        if not case.retrieved_ids:
-            why = "no passages retrieved (docs=0)"
-        else:
-            why = f"found {len(found)} of {len(gold)} gold passages"
-            why += f"; missed {', '.join(missed)}" if missed else ""
+        why = f"found {len(found)} of {len(gold)} gold passages"
+        why += f"; missed {', '.join(missed)}" if missed else ""
         return Score(len(found) / len(gold), explanation=why)
 
 
