@@ -105,6 +105,7 @@ scorers: [label_accuracy]
     assert (frame["finish_reason"] == "label_scoring").all()
     code, out, _ = cli("eval", str(suite), "--limit", "2")
     assert code == 0 and "label scoring (no text generated): local/smollm2" in out
+    assert "answer tokens/s" not in out  # nothing was generated, so there is no speed
     assert all(
         row["output"] == max(row["label_probs"], key=row["label_probs"].get)
         for _, row in frame.iterrows()

@@ -156,6 +156,7 @@ def output_tokens_per_s(frame: pd.DataFrame) -> dict[str, float]:
     fresh = frame[asked & frame["error"].isna() & ~frame["cached"] & (frame["latency_s"] > 0)]
     speeds = {}
     for model, group in fresh.groupby("model", sort=False):
-        seconds = float(group["latency_s"].sum())
-        speeds[str(model)] = round(float(group["completion_tokens"].sum()) / seconds, 1)
+        seconds, tokens = float(group["latency_s"].sum()), float(group["completion_tokens"].sum())
+        if tokens:  # a model that scored labels (score_labels) generated nothing to time
+            speeds[str(model)] = round(tokens / seconds, 1)
     return speeds
