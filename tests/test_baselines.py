@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from promptkit import Request, evaluate, load_run, register_mock
+from promptkit import ProviderError, Request, evaluate, load_run, register_mock
 from promptkit.cli.run_report import print_summaries
 from promptkit.report.html import html_report
 from promptkit.results.baselines import label_baseline, versus_majority
@@ -185,3 +185,42 @@ def test_a_task_without_label_scoring_shows_no_baseline(
     assert "exact_match" in out
     for text in (out, (tmp_path / "s.md").read_text("utf-8"), html_report()):
         assert "majority" not in text and "uniform chance" not in text
+
+
+def test_advise_without_a_target_when_the_best_does_not_beat_the_majority(
+    tmp_path: Path, cli: Any
+) -> None:
+    """The best variant (v1) is right on every row it answered but errs on most, so it
+    does not beat the majority; v2 beats it but is worse: advise must still decide."""
+    labels = ["a"] * 20 + ["b"] * 10 + ["c"] * 10
+
+    def model(request: Request) -> str:
+        text = request.messages[-1].content
+        version, row = text.split()[0], int(text.rsplit("row", 1)[1])
+        if version == "v1":
+            if row < 12:
+                return labels[row]
+            raise ProviderError("boom", retryable=False)
+        return labels[row] if row >= 6 else "b"
+
+    register_mock("split", model)
+    for version in ("v1", "v2"):
+        write(
+            tmp_path / "prompts" / "cls" / f"{version}.jinja",
+            "---\nparser: {type: label, labels: [a, b, c]}\n---\n"
+            f'{{% message "user" %}}{version} {{{{ text }}}}{{% endmessage %}}',
+        )
+    rows = "".join(
+        f'{{"id": "r{i}", "text": "row{i}", "label": "{label}"}}\n'
+        for i, label in enumerate(labels)
+    )
+    write(tmp_path / "datasets" / "rows.jsonl", rows)
+    suite = write(
+        tmp_path / "evals" / "cls.yaml",
+        "dataset: {path: ../datasets/rows.jsonl, id: id}\ninputs: [text]\nreference: label\n"
+        "prompts: [cls@v1, cls@v2]\nmodels: [mock/split]\nscorers: [label_accuracy]\n",
+    )
+    assert cli("eval", str(suite), "--no-cache", "--allow-errors")[0] == 0
+    code, out, err = cli("advise")
+    assert code == 0, err
+    assert "is not significantly better than the majority class" in " ".join(out.split())

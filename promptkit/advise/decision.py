@@ -44,6 +44,7 @@ from promptkit.advise.trivial import (
     best_kept,
     majority_missed,
     rework,
+    target_missed,
     trivial_target_note,
 )
 from promptkit.errors import BadInput
@@ -337,10 +338,7 @@ def _unreachable(
     rows: Sequence[VariantAdvice],
 ) -> tuple[str, str, str]:
     best, shots = top.figures, focus.figures
-    missed = majority_missed(inputs, top) or (
-        f"no variant reaches {inputs.metric} >= {inputs.target:g} "
-        f"(best: {best.variant}, {best.score})"
-    )
+    missed = majority_missed(inputs, top) or target_missed(inputs, top)
     rising = _rising(group)
     labelled = inputs.labelled
     most_shots = max((s.step.k_to for s in group), default=shots.shots)

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from promptkit.advise.model import FINETUNE_MIN_EXAMPLES, AdviceInputs, VariantAdvice
 from promptkit.results.baselines import LabelBaseline
 
-__all__ = ["beats_majority", "best_kept", "majority_missed", "rework", "trivial_target_note"]
+__all__ = [
+    "beats_majority",
+    "best_kept",
+    "majority_missed",
+    "rework",
+    "target_missed",
+    "trivial_target_note",
+]
 
 
 def beats_majority(inputs: AdviceInputs, r: VariantAdvice) -> bool:
@@ -42,6 +49,21 @@ def majority_missed(inputs: AdviceInputs, top: VariantAdvice) -> str | None:
     return (
         f"no variant is significantly better than {_trivial(majority)}: the best, "
         f"{best.variant}, scores {best.score}{paired}"
+    )
+
+
+def target_missed(inputs: AdviceInputs, top: VariantAdvice) -> str:
+    """Why no variant is kept: the target is out of reach or, with no target, the best
+    variant does not beat the majority class and none that does matches it."""
+    best = top.figures
+    if inputs.target is None:
+        return (
+            f"the best variant, {best.variant} ({best.score}), is not significantly better "
+            "than the majority class, and no variant that is matches it"
+        )
+    return (
+        f"no variant reaches {inputs.metric} >= {inputs.target:g} "
+        f"(best: {best.variant}, {best.score})"
     )
 
 
