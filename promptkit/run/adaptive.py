@@ -144,7 +144,7 @@ class AdaptiveLimit:
         self._peak = 0
         if self.no_load_s is None or window <= self.minimum:
             self.no_load_s = latency  # nothing of ours queues at the minimum
-        elif latency * self.grow_below < self.no_load_s:
+        elif (latency + self.slack_s) * self.grow_below < self.no_load_s + self.slack_s:
             # Faster with more in flight than at no load: that figure was a cold server's
             # (first requests load the model, fill caches). Measure it again at the minimum.
             self.no_load_s = None
