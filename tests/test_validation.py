@@ -222,6 +222,15 @@ def test_bad_concurrency_option_is_one_line(cli: Any, tmp_path: Path, value: str
     assert f"Invalid value for '--concurrency': {value!r} is not an integer >= 1 or 'auto'" in err
 
 
+@pytest.mark.parametrize("value", ["bogus", 0, 2.5, 99_999])
+def test_bad_concurrency_from_python_is_one_line(tmp_path: Path, value: Any) -> None:
+    from promptkit import RunOptions, evaluate
+
+    path = make_project(tmp_path, BASE)
+    with pytest.raises(BadInput, match="'concurrency' must be an integer from 1 to 10000"):
+        evaluate(path, options=RunOptions(concurrency=value, cache=False))
+
+
 def test_scorer_file_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     make_project(tmp_path, BASE)
     broken = write(tmp_path / "evals" / "mine.py", "x = 1\ndef f(:\n    pass\n")

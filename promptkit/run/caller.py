@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from promptkit.define.validate import Where, concurrency
 from promptkit.errors import BadInput, ProviderError
 from promptkit.paths import DEFAULT_ROOT, runs_root
 from promptkit.providers import Completion, Provider, Request, get_provider
@@ -34,7 +35,7 @@ from promptkit.run.pricing import Budget, PriceBook
 from promptkit.run.ratelimit import RateLimiter
 from promptkit.run.retry import RetryPolicy, with_retries
 from promptkit.run.shards import Shard
-from promptkit.suite import ModelSpec, Suite
+from promptkit.suite import MAX_CONCURRENCY, ModelSpec, Suite
 
 __all__ = ["EXECUTORS", "Caller", "RunOptions", "default_cache_path", "with_api_base"]
 
@@ -119,6 +120,9 @@ class Caller:
 
     def _lane(self, model: ModelSpec) -> _Lane:
         provider = self._provider(model)
+        if self.options.concurrency is not None:  # suites are checked when they load
+            where = Where(key="concurrency", error=BadInput)
+            concurrency(self.options.concurrency, where, cap=MAX_CONCURRENCY)
         width = (
             self.options.concurrency
             or model.options.get("concurrency")
