@@ -315,6 +315,8 @@ def test_eval_prints_the_docs_column_and_the_sweep(
     code, out, _ = cli("eval", str(suite), "--no-cache")
     assert code == 0
     assert "Retrieval sweep" in out and "docs" in out
+    code, shown, _ = cli("show")
+    assert code == 0 and "Retrieval sweep" in shown
 
 
 def test_the_html_report_shows_the_curve_and_each_row_s_passages(

@@ -160,6 +160,8 @@ def test_concurrency_auto_finds_a_single_slot_server_and_records_its_window(
     assert 1 < window["highest"] <= 4 and peak <= window["highest"]  # probed, then cut
     assert window["latency_cuts"] >= 1 and window["no_load_latency_s"] > 0
     assert "concurrency auto, oai/fake: settled on 1 in flight" in out
+    code, shown, _ = cli("show", str(run))
+    assert code == 0 and "concurrency auto, oai/fake: settled on 1 in flight" in shown
 
 
 def test_concurrency_auto_halves_on_429_and_a_fixed_width_records_nothing(tmp_path: Path) -> None:

@@ -83,8 +83,6 @@ def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_c
     """The summary table, then the trivial-answer, judge, shots, retrieval, reasoning and
     per-class tables where they apply."""
     from promptkit.report import terminal
-    from promptkit.results.reasoning import reasoning_tradeoffs
-    from promptkit.results.sweeps import docs_sweep, shots_sweep
 
     metrics = list(summaries[0].scores) if summaries else []
     console.print(terminal.summary_table(summaries, metrics))
@@ -94,6 +92,21 @@ def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_c
     for table in (terminal.judges_table(summaries), terminal.judge_calibration_table(summaries)):
         if table is not None:
             console.print(table)
+    print_tradeoffs(console, summaries, metrics)
+    for s in summaries if per_class else []:
+        if s.classification is not None:
+            console.print(terminal.class_table(s.variant, s.classification))
+            console.print(terminal.confusion_table(s.variant, s.classification))
+
+
+def print_tradeoffs(
+    console: Console, summaries: Sequence[VariantSummary], metrics: Sequence[str]
+) -> None:
+    """The shots sweep, the retrieval sweep and the reasoning trade-off, where they apply."""
+    from promptkit.report import terminal
+    from promptkit.results.reasoning import reasoning_tradeoffs
+    from promptkit.results.sweeps import docs_sweep, shots_sweep
+
     sweep = shots_sweep(summaries, metrics)
     if sweep:
         console.print(terminal.shots_table(sweep, metrics))
@@ -103,10 +116,6 @@ def print_summaries(console: Console, summaries: Sequence[VariantSummary], per_c
     tradeoffs = reasoning_tradeoffs(summaries, metrics[0]) if metrics else []
     if tradeoffs:
         console.print(terminal.reasoning_table(tradeoffs))
-    for s in summaries if per_class else []:
-        if s.classification is not None:
-            console.print(terminal.class_table(s.variant, s.classification))
-            console.print(terminal.confusion_table(s.variant, s.classification))
 
 
 def finish_pr(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -38,8 +39,10 @@ def command(
 
     from promptkit.ci.baseline import load_outcome, save_baseline_file
     from promptkit.ci.gate import load_gate_result
+    from promptkit.cli.run_report import print_tradeoffs, window_line
     from promptkit.report.gate_terminal import baseline_table, gate_table
     from promptkit.report.terminal import summary_table, trivial_table
+    from promptkit.results.run_summary import SUMMARY_FILE
 
     note_runs_root(root)
     folder = _with_summary(run, root)
@@ -51,6 +54,10 @@ def command(
     trivial = trivial_table(outcome.summaries, outcome.metrics)
     if trivial is not None:
         console.print(trivial)
+    print_tradeoffs(console, outcome.summaries, outcome.metrics)
+    windows = json.loads((outcome.path / SUMMARY_FILE).read_text("utf-8")).get("concurrency")
+    for model, window in (windows or {}).items():
+        console.print(window_line(model, window), markup=False, highlight=False)
     table = baseline_table(outcome)
     if table is not None:
         console.print(table)
