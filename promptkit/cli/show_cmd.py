@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -42,7 +43,6 @@ def command(
     from promptkit.cli.run_report import print_tradeoffs, window_line
     from promptkit.report.gate_terminal import baseline_table, gate_table
     from promptkit.report.terminal import summary_table, trivial_table
-    from promptkit.results.run_summary import SUMMARY_FILE
 
     note_runs_root(root)
     folder = _with_summary(run, root)
@@ -55,8 +55,7 @@ def command(
     if trivial is not None:
         console.print(trivial)
     print_tradeoffs(console, outcome.summaries, outcome.metrics)
-    windows = json.loads((outcome.path / SUMMARY_FILE).read_text("utf-8")).get("concurrency")
-    for model, window in (windows or {}).items():
+    for model, window in _windows(outcome.path).items():
         console.print(window_line(model, window), markup=False, highlight=False)
     table = baseline_table(outcome)
     if table is not None:
@@ -74,6 +73,19 @@ def command(
     if save_baseline:
         click.echo(f"baseline file: {save_baseline_file(outcome.path, save_baseline, root=root)}")
     return 0
+
+
+def _windows(folder: Path) -> dict[str, Any]:
+    """The ``concurrency: auto`` windows summary.json recorded; none for a run that was
+    killed before writing it, or whose summary failed."""
+    from promptkit.results.run_summary import SUMMARY_FILE
+
+    try:
+        summary = json.loads((folder / SUMMARY_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    windows = summary.get("concurrency") if isinstance(summary, dict) else None
+    return windows if isinstance(windows, dict) else {}
 
 
 def _with_summary(run: str | None, root: str) -> Path:
