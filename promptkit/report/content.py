@@ -36,6 +36,7 @@ __all__ = [
     "as_text",
     "curve_point",
     "load_content",
+    "mean_sent",
     "run_facts",
 ]
 
@@ -299,7 +300,7 @@ def shot_points(content: RunContent) -> list[ShotPoint]:
     if not content.metrics:
         return []
     several_models = len({v.summary.model for v in content.variants}) > 1
-    sent = _mean_shots_sent(content.journal)
+    sent = mean_sent(content.journal, "shot_ids")
     metric = content.metrics[0]
     points = [
         curve_point(v, metric, _series(v.summary, several_models), v.color, sent.get(v.id, 0.0))
@@ -327,14 +328,17 @@ def curve_point(view: VariantView, metric: str, series: str, color: str, x: floa
     )
 
 
-def _mean_shots_sent(journal: Iterable[JournalRow]) -> dict[str, float]:
-    """Examples actually sent per call: the x axis, also for ``k: max`` and short pools."""
+def mean_sent(journal: Iterable[JournalRow], column: str) -> dict[str, float]:
+    """Per variant, the mean length of a list column (``shot_ids``, ``retrieved_ids``) over
+    the rows that have it: what a curve's x axis counts, also for ``k: max``, short pools
+    and small collections, which send fewer than k."""
     totals: dict[str, list[int]] = {}
     for row in journal:
-        total = totals.setdefault(str(row.get("variant")), [0, 0])
-        total[0] += len(row.get("shot_ids") or [])
-        total[1] += 1
-    return {v: shots / calls for v, (shots, calls) in totals.items()}
+        if column in row:
+            total = totals.setdefault(str(row.get("variant")), [0, 0])
+            total[0] += len(row.get(column) or [])  # type: ignore[arg-type]
+            total[1] += 1
+    return {v: sent / calls for v, (sent, calls) in totals.items()}
 
 
 def distributions(content: RunContent) -> list[Distribution]:

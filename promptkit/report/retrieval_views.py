@@ -6,11 +6,8 @@ actually sent per call (a short collection can give fewer than k).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from promptkit.report.content import PALETTE, RunContent, VariantView, curve_point
+from promptkit.report.content import PALETTE, RunContent, VariantView, curve_point, mean_sent
 from promptkit.report.plots import ShotPoint
-from promptkit.results.store import JournalRow
 
 __all__ = ["docs_points"]
 
@@ -28,7 +25,7 @@ def docs_points(content: RunContent) -> list[ShotPoint]:
     lines = list(dict.fromkeys(names))
     if all(names.count(line) < 2 for line in lines):
         return []
-    sent = _mean_passages_sent(content.journal)
+    sent = mean_sent(content.journal, "retrieved_ids")
     return [
         curve_point(v, metric, name, PALETTE[lines.index(name) % len(PALETTE)], sent.get(v.id, 0.0))
         for v, name in zip(chosen, names, strict=True)
@@ -39,13 +36,3 @@ def _line(view: VariantView, several_models: bool) -> str:
     s = view.summary
     parts = [s.prompt, s.model] if several_models else [s.prompt]
     return " · ".join([*parts, f"k={s.shots}"])
-
-
-def _mean_passages_sent(journal: Iterable[JournalRow]) -> dict[str, float]:
-    totals: dict[str, list[int]] = {}
-    for row in journal:
-        if "retrieved_ids" in row:
-            total = totals.setdefault(str(row.get("variant")), [0, 0])
-            total[0] += len(row.get("retrieved_ids") or [])
-            total[1] += 1
-    return {v: sent / calls for v, (sent, calls) in totals.items()}
