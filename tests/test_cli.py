@@ -124,7 +124,8 @@ def test_unknown_litellm_prefix_lists_promptkit_prefixes(cli: Any, tmp_path: Pat
     code, _, err = cli("eval", str(suite), "--model", "nosuchprovider/m", "--quiet")
     assert code == 2
     assert _one_line_error(err).endswith(
-        "(use hf/, local/, mock/, oai/ or a litellm provider such as openai/, anthropic/, ollama/)"
+        "(use hf/, local/, mock/, oai/, tuned/ or a litellm provider such as openai/, anthropic/, "
+        "ollama/)"
     )
 
 

@@ -53,6 +53,11 @@ COMMANDS = {
     "runs": ("promptkit.cli.runs_cmd", "List stored runs with commit, suite and scores."),
     "show": ("promptkit.cli.show_cmd", "Reprint a stored run's summary, comparison and gate."),
     "report": ("promptkit.cli.report_cmd", "Write a self-contained HTML report of a run."),
+    "tune": (
+        "promptkit.cli.tune_cmd",
+        "Train prompt tuning, prefix tuning or LoRA on a suite's example pool (PEFT).",
+    ),
+    "tuned": ("promptkit.cli.tuned_cmd", "List the tuned models (tuned/<id>) of this project."),
 }
 
 

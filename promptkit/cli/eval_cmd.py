@@ -142,9 +142,9 @@ def command(
     report_run(console, pr.run, per_class)
     scoring = [m.name for m in selected.models if m.options.get("score_labels") is not None]
     if scoring:  # their replies were chosen by likelihood, not generated
+        others = "; the other models generated" if len(scoring) < len(selected.models) else ""
         console.print(
-            f"label scoring (no text generated): {', '.join(scoring)}; the other models generated",
-            markup=False,
+            f"label scoring (no text generated): {', '.join(scoring)}{others}", markup=False
         )
     if options.shard is not None:
         console.print(

@@ -50,6 +50,7 @@ import asyncio
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from promptkit.define.validate import Where, choice, positive_int, string
@@ -74,7 +75,7 @@ from promptkit.providers.hf_load import (
     pick_dtype,
     resolve_source,
 )
-from promptkit.providers.labels import label_completion, score_labels_option
+from promptkit.providers.labels import label_completion, label_wire, score_labels_option
 
 __all__ = [
     "INSTALL_HINT",
@@ -109,7 +110,7 @@ class HFProvider(Provider):
     def __init__(self, model: str, options: Mapping[str, Any]) -> None:
         super().__init__(model, options)
         torch, _ = import_hf()
-        self.source = resolve_source(model.partition("/")[2])
+        self.source, self.adapter = self.weights(model)
         self.device = pick_device(torch, options.get("device"))
         self.dtype = pick_dtype(torch, self.device, options.get("dtype"))
         where = Where(key=model, error=ProviderConfigError)
@@ -126,8 +127,15 @@ class HFProvider(Provider):
         # that cannot be loaded stops the run before any case.
         self.loaded()
 
+    def weights(self, model: str) -> tuple[ModelSource, Path | None]:
+        """The base weights ``model`` names, and the PEFT adapter on them (none here)."""
+        return resolve_source(model.partition("/")[2]), None
+
+    def wire_options(self) -> dict[str, Any]:
+        return label_wire(self.score_labels)
+
     def loaded(self) -> LoadedModel:
-        return load_model(self.source, self.device, self.dtype)
+        return load_model(self.source, self.device, self.dtype, self.adapter)
 
     async def complete(self, request: Request) -> Completion:
         if self.score_labels is not None:

@@ -96,6 +96,8 @@ def generate(
     loaded: LoadedModel, prompts: Sequence[Sequence[int]], settings: GenerationSettings
 ) -> list[tuple[list[int], str]]:
     """Each prompt's new tokens (up to, without, the end token) and its finish reason."""
+    if loaded.unpadded and len(prompts) > 1:
+        return [reply for prompt in prompts for reply in generate(loaded, [prompt], settings)]
     torch, transformers = import_hf()
     input_ids, mask = _left_pad(torch, prompts, loaded.pad_id, loaded.device)
     if settings.seed is not None:
@@ -145,17 +147,25 @@ def label_log_likelihoods(
     loaded: LoadedModel, prompts: Sequence[Sequence[int]], labels: Sequence[str]
 ) -> list[list[float]]:
     """For each prompt, each label's summed token log-probability as the reply's start."""
-    torch, _ = import_hf()
     label_ids = [encode_text(loaded.tokenizer, label, special=False) for label in labels]
     rows = [(list(p), ids) for p in prompts for ids in label_ids]
+    groups = [[row] for row in rows] if loaded.unpadded else [rows]
+    sums = [total for group in groups for total in _label_sums(loaded, group)]
+    return [sums[i : i + len(labels)] for i in range(0, len(sums), len(labels))]
+
+
+def _label_sums(loaded: LoadedModel, rows: Sequence[tuple[list[int], list[int]]]) -> list[float]:
+    """One forward pass over ``(prompt, label)`` rows: each label's summed log-probability."""
+    torch, _ = import_hf()
     input_ids, mask = _left_pad(torch, [p + ids for p, ids in rows], loaded.pad_id, loaded.device)
     # Left padding puts every label at the end, so only the last few logits matter.
-    keep = max(len(ids) for ids in label_ids) + 1
+    keep = max(len(ids) for _, ids in rows) + 1
+    positions = {} if loaded.unpadded else {"position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
     with torch.inference_mode():
         logits = loaded.model(
             input_ids=input_ids,
             attention_mask=mask,
-            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            **positions,
             **_keep_logits(loaded.model, keep),
         ).logits[:, -keep:]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
@@ -165,7 +175,7 @@ def label_log_likelihoods(
         targets = torch.tensor(ids, device=logprobs.device).unsqueeze(-1)
         picked = logprobs[row, keep - 1 - len(ids) : keep - 1].gather(-1, targets)
         sums.append(float(picked.sum()))
-    return [sums[i : i + len(labels)] for i in range(0, len(sums), len(labels))]
+    return sums
 
 
 def _keep_logits(model: Any, keep: int) -> dict[str, int]:

@@ -17,9 +17,12 @@ from promptkit.providers.local import smollm2_path
 __all__ = [
     "DTYPES",
     "INSTALL_HINT",
+    "TUNE_HINT",
     "LoadedModel",
     "ModelSource",
     "import_hf",
+    "import_peft",
+    "load_base",
     "load_model",
     "pick_device",
     "pick_dtype",
@@ -32,19 +35,12 @@ INSTALL_HINT = (
 )
 DTYPES = ("float32", "bfloat16", "float16")
 _LOCK = threading.Lock()
-_MODELS: dict[tuple[str, str | None, str, str], LoadedModel] = {}
+_MODELS: dict[tuple[str, str | None, str, str, str | None], LoadedModel] = {}
 
 
 def import_hf() -> tuple[Any, Any]:
     """``(torch, transformers)``, or the exact install command when either is missing."""
-    missing = []
-    for module in ("torch", "transformers", "accelerate"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise ProviderConfigError(f"hf/ models need {', '.join(missing)}", hint=INSTALL_HINT)
+    _require(("torch", "transformers", "accelerate"), "hf/ models", INSTALL_HINT)
     import torch
     import transformers
 
@@ -162,6 +158,9 @@ class LoadedModel:
     tokenizer: Any
     device: str
     lock: threading.Lock
+    #: One row per forward pass: PEFT's prompt tuning ignores position ids, so padding
+    #: would move the prompt's tokens away from its soft prompt.
+    unpadded: bool = False
 
     @property
     def pad_id(self) -> int:
@@ -179,13 +178,65 @@ class LoadedModel:
         return getattr(self.model.config, "max_position_embeddings", None)
 
 
-def load_model(source: ModelSource, device: str, dtype: str) -> LoadedModel:
-    """The process-wide instance for ``(source, device, dtype)``, loaded on first use."""
-    key = (source.path, source.gguf_file, device, dtype)
+def load_model(
+    source: ModelSource, device: str, dtype: str, adapter: Path | None = None
+) -> LoadedModel:
+    """The process-wide instance for ``(source, device, dtype)``, loaded on first use;
+    with ``adapter`` (a PEFT adapter folder), its own copy of the base with it applied."""
+    key = (source.path, source.gguf_file, device, dtype, None if adapter is None else str(adapter))
     with _LOCK:
         if key not in _MODELS:
-            _MODELS[key] = _load(source, device, dtype)
+            loaded = _load(source, device, dtype)
+            _MODELS[key] = loaded if adapter is None else _with_adapter(loaded, adapter)
         return _MODELS[key]
+
+
+def load_base(source: ModelSource, device: str) -> LoadedModel:
+    """A private float32 copy of the weights, to train an adapter on (never shared)."""
+    return _load(source, device, "float32")
+
+
+def _with_adapter(loaded: LoadedModel, adapter: Path) -> LoadedModel:
+    """The base with a saved PEFT adapter on top (LoRA changes the base's layers in
+    place, which is why an adapted model never shares its base with plain ``hf/``)."""
+    peft = import_peft()
+    try:
+        model = peft.PeftModel.from_pretrained(loaded.model, str(adapter), is_trainable=False)
+    except (OSError, ValueError, KeyError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ProviderConfigError(
+            f"cannot load the adapter in {adapter}: {first_line}",
+            hint="tune it again with promptkit tune",
+        ) from None
+    model.to(loaded.device).eval()
+    unpadded = model.active_peft_config.peft_type == peft.PeftType.PROMPT_TUNING
+    return LoadedModel(model, loaded.tokenizer, loaded.device, loaded.lock, unpadded)
+
+
+TUNE_HINT = (
+    'pip install "promptkit[tune]"; torch is yours to choose '
+    "(on a CPU-only machine: pip install torch==2.13.0, first)"
+)
+
+
+def import_peft() -> Any:
+    """The ``peft`` module, or the exact install command when it (or torch) is missing."""
+    _require(("torch", "transformers", "accelerate", "peft"), "tuning", TUNE_HINT)
+    import_hf()
+    import peft
+
+    return peft
+
+
+def _require(modules: tuple[str, ...], what: str, hint: str) -> None:
+    missing = []
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise ProviderConfigError(f"{what} need {', '.join(missing)}", hint=hint)
 
 
 def _load(source: ModelSource, device: str, dtype: str) -> LoadedModel:

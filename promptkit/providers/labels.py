@@ -15,7 +15,13 @@ from typing import Any
 from promptkit.define.validate import Where, string_list
 from promptkit.providers.base import Completion
 
-__all__ = ["LABEL_SCORING", "label_completion", "normalise", "score_labels_option"]
+__all__ = [
+    "LABEL_SCORING",
+    "label_completion",
+    "label_wire",
+    "normalise",
+    "score_labels_option",
+]
 
 #: The finish reason of a reply chosen by likelihood, not generated.
 LABEL_SCORING = "label_scoring"
@@ -56,3 +62,9 @@ def label_completion(
         finish_reason=LABEL_SCORING,
         label_probs=probs,
     )
+
+
+def label_wire(labels: tuple[str, ...] | None) -> dict[str, Any]:
+    """The cache key's part for ``score_labels``: a scored answer is not a generated one,
+    and another label list gives another distribution."""
+    return {} if labels is None else {"score_labels": list(labels)}

@@ -41,7 +41,7 @@ from promptkit.define.structured import response_schema
 from promptkit.define.validate import Where, positive_int
 from promptkit.errors import ProviderConfigError, ProviderError
 from promptkit.providers.base import Completion, Provider, Request, register_provider, sample_seed
-from promptkit.providers.labels import label_completion, score_labels_option
+from promptkit.providers.labels import label_completion, label_wire, score_labels_option
 from promptkit.providers.local_labels import label_log_likelihoods
 from promptkit.providers.local_tools import call_schema, read_tool_calls, with_tools
 
@@ -138,6 +138,9 @@ class LocalProvider(Provider):
         self.n_ctx = _context(options, where)
         self.n_threads = _threads(options, where)
         self.score_labels = _labels(options, where)
+
+    def wire_options(self) -> dict[str, Any]:
+        return label_wire(self.score_labels)
 
     async def complete(self, request: Request) -> Completion:
         loop = asyncio.get_running_loop()

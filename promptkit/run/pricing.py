@@ -47,7 +47,7 @@ __all__ = [
 #: Prices are given per million tokens (suite files, CLI flags) and kept per token.
 PER_MILLION = 1_000_000
 #: Prefixes whose models run on this machine and cost nothing per call.
-FREE_PREFIXES = ("local", "mock", "hf")
+FREE_PREFIXES = ("local", "mock", "hf", "tuned")
 _PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
 
 
