@@ -113,9 +113,10 @@ def _commands() -> list[str]:
     return lines
 
 
-# Lines that need what this test does not start: a model server, transformers. Each is
-# run for real elsewhere (tests/test_runner_llama_server.py, tests/test_hf_provider.py).
-NOT_HERE = ("--model oai/m", "--model hf/smollm2")
+# Lines that need what this test does not start: a model server, transformers, training.
+# Each is run for real elsewhere (tests/test_runner_llama_server.py,
+# tests/test_hf_provider.py, tests/test_tune.py).
+NOT_HERE = ("--model oai/m", "--model hf/smollm2", "promptkit tune ")
 
 
 def test_readme_commands_run_as_printed(project: Path, cli: Any) -> None:

@@ -208,6 +208,17 @@ def test_tune_learns_saves_and_evaluates_in_a_fresh_process(tmp_path: Path, meth
     rows = [json.loads(line) for line in journal.read_text().splitlines()]
     tuned_rows = [r for r in rows if r["model"] == f"tuned/yesno-v1-{method}"]
     assert len(tuned_rows) == 2 and all(r["output"] in {"yes", "no"} for r in tuned_rows)
+    # advise decides its fine-tuning branch on this model's measured figures
+    advised = _promptkit(tmp_path, "advise", "--json")
+    assert advised.returncode == 0, advised.stderr
+    measured = json.loads(advised.stdout)["finetune"]["measured"]
+    assert measured["tuned"] == f"yesno@v1 | tuned/yesno-v1-{method} | k=0"
+    assert measured["training"]["method"] == method and measured["training"]["examples"] == 8
+    assert measured["training"]["wall_s"] == manifest.figures["wall_s"]
+    # and the report draws the data-efficiency curve: the prompt at 0 examples, the model at 8
+    report = _promptkit(tmp_path, "report", "-o", "report.html")
+    assert report.returncode == 0, report.stderr
+    assert 'id="plot-efficiency"' in (tmp_path / "report.html").read_text("utf-8")
 
 
 @needs_training

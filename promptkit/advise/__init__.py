@@ -2,6 +2,7 @@
 
 model.py       the decision's inputs and outputs (frozen dataclasses)
 decision.py    ``decide``: pure arithmetic on those inputs, no I/O
+finetune.py    its fine-tuning branch: assumed, or measured on the run's tuned/ variants
 measure.py     ``measure_run``: a stored run as the decision's figures
 prices.py      per-token prices: given by the user, else litellm's price map
 run_advice.py  ``advise_run``: measure, price and decide in one call
@@ -15,9 +16,11 @@ from promptkit.advise.model import (
     Advice,
     AdviceInputs,
     FineTuneFigures,
+    MeasuredTuning,
     Prices,
     ShotStep,
     StepAdvice,
+    TuningFigures,
     VariantAdvice,
     VariantFigures,
     months,
@@ -32,11 +35,13 @@ __all__ = [
     "Advice",
     "AdviceInputs",
     "FineTuneFigures",
+    "MeasuredTuning",
     "Measurements",
     "PriceOptions",
     "Prices",
     "ShotStep",
     "StepAdvice",
+    "TuningFigures",
     "VariantAdvice",
     "VariantFigures",
     "advise_run",

@@ -26,15 +26,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from promptkit.advise.finetune import (
+    assumed_finetune,
+    assumed_sentence,
+    measure_tuned,
+    measured_sentence,
+    measured_verdict,
+    why_not_finetune,
+)
 from promptkit.advise.model import (
     FINETUNE_MIN_EXAMPLES,
     Advice,
     AdviceInputs,
     FineTuneFigures,
+    MeasuredTuning,
     ShotStep,
     StepAdvice,
     VariantAdvice,
     VariantFigures,
+    monthly,
     months,
     target_note,
     usd,
@@ -62,11 +72,15 @@ def decide(inputs: AdviceInputs) -> Advice:
             hint="every case errored; fix the errors and run the suite again",
         )
     rows = _on_front([_variant_advice(inputs, v) for v in scored])
-    top = max(rows, key=_strength)
-    reaching = [r for r in rows if r.reaches]
+    # Tuned variants are what prompting is measured against, not prompts to choose.
+    prompts, tuned = _split_tuned(rows)
+    top = max(prompts, key=_strength)
+    reaching = [r for r in prompts if r.reaches]
     if inputs.target is None:
         # Without a target, matching the best means not being significantly worse than it.
-        reaching = [r for r in rows if r is top or not significantly_worse(_point(r), _point(top))]
+        reaching = [
+            r for r in prompts if r is top or not significantly_worse(_point(r), _point(top))
+        ]
     # A label-task variant no better than always answering the majority label is no choice.
     reaching = [r for r in reaching if beats_majority(inputs, r)]
     # A dominated variant is not the choice when what dominates it qualifies too.
@@ -74,18 +88,23 @@ def decide(inputs: AdviceInputs) -> Advice:
     candidates = [r for r in reaching if r.dominated_by not in qualifying]
     chosen = min(candidates, key=_cheapness(candidates)) if candidates else None
     curve = [_step_advice(inputs, s, rows) for s in inputs.steps]
-    few = _best_few_shot(rows)
+    few = _best_few_shot(prompts)
     # Shot advice is about a prompt that reads examples: the chosen one, else the best such.
     focus = chosen or few or top
     group = [c for c in curve if _same_group(c.step, focus.figures)]
     # Fine-tuning would replace shots: those of the chosen variant, else the best few-shot.
     replaced = chosen if chosen is not None and chosen.figures.shots > 0 else few or focus
-    finetune = _finetune(inputs, rows, replaced)
+    measured = measure_tuned(inputs, tuned, chosen or top)
+    finetune = replace(assumed_finetune(inputs, prompts, replaced), measured=measured)
     notes = _notes(inputs, rows, finetune)
-    if chosen is None:
-        action, recommendation, rule = _unreachable(inputs, top, focus, group, rows)
+    verdict = measured_verdict(inputs, measured, chosen) if measured else None
+    if verdict is not None:
+        action, recommendation, rule = verdict
+    elif chosen is None:
+        action, recommendation, rule = _unreachable(inputs, top, focus, group, prompts, measured)
     else:
         action, recommendation, rule = _reached(inputs, top, chosen, group, finetune)
+    rule = _basis(inputs, action, rule, finetune, chosen, replaced.figures.prompt)
     return Advice(
         action=action,
         recommendation=recommendation,
@@ -107,13 +126,38 @@ def decide(inputs: AdviceInputs) -> Advice:
     )
 
 
+def _split_tuned(rows: list[VariantAdvice]) -> tuple[list[VariantAdvice], list[VariantAdvice]]:
+    """``(prompt variants, tuned variants)``; a run of tuned variants only is all prompts."""
+    tuned = [r for r in rows if r.figures.tuning is not None]
+    prompts = [r for r in rows if r.figures.tuning is None]
+    return (prompts, tuned) if prompts else (rows, [])
+
+
+def _basis(
+    inputs: AdviceInputs,
+    action: str,
+    rule: str,
+    ft: FineTuneFigures,
+    chosen: VariantAdvice | None,
+    prompt: str,
+) -> str:
+    """The rule, with whether its fine-tune figures were measured or assumed."""
+    if ft.measured is not None:
+        if action == "fine-tune":
+            return rule
+        return f"{rule} {measured_sentence(inputs, ft.measured, chosen)}"
+    if action == "fine-tune" or inputs.labelled >= FINETUNE_MIN_EXAMPLES:
+        return f"{rule} {assumed_sentence(inputs, ft.baseline, prompt)}"
+    return rule
+
+
 def _variant_advice(inputs: AdviceInputs, v: VariantFigures) -> VariantAdvice:
     cost = inputs.prices_of(v.model).per_call(v.prompt_tokens, v.completion_tokens)
     target = inputs.target
     return VariantAdvice(
         figures=v,
         cost_per_call=cost,
-        cost_per_month=_monthly(cost, inputs.volume),
+        cost_per_month=monthly(cost, inputs.volume),
         reaches=None if target is None else v.score.mean >= target,
         clears=None if target is None else v.score.low >= target,
     )
@@ -135,10 +179,6 @@ def _point(r: VariantAdvice, priced: bool = False) -> FrontPoint:
     f = r.figures
     spend = spend_key(r.cost_per_call if priced else None, f.prompt_tokens + f.completion_tokens)
     return FrontPoint(f.variant, f.score, spend, f.rows)
-
-
-def _monthly(per_call: float | None, volume: float | None) -> float | None:
-    return None if per_call is None or volume is None else per_call * volume
 
 
 def _cheapness(rows: Sequence[VariantAdvice]) -> Callable[[VariantAdvice], tuple[Any, ...]]:
@@ -194,7 +234,7 @@ def _step_advice(inputs: AdviceInputs, step: ShotStep, rows: Sequence[VariantAdv
         step=step,
         extra_prompt_tokens=extra_tokens,
         extra_cost_per_call=extra_cost,
-        extra_cost_per_month=_monthly(extra_cost, inputs.volume),
+        extra_cost_per_month=monthly(extra_cost, inputs.volume),
         gain_per_shot=gain.mean / shots if gain.n else float("nan"),
         pays=pays,
         why=why,
@@ -245,60 +285,6 @@ def _rising(group: Sequence[StepAdvice]) -> StepAdvice | None:
     return last if last.pays else None
 
 
-def _zero_shot_tokens(rows: Sequence[VariantAdvice], base: VariantFigures) -> float | None:
-    """Prompt tokens of ``base``'s prompt and model without shots: measured at k=0, or
-    extrapolated along the line through two measured shot counts."""
-    same = [r.figures for r in rows if r.figures.line == base.line]
-    zero = [v for v in same if v.shots == 0]
-    if zero or base.shots == 0:
-        return (zero[0] if zero else base).prompt_tokens
-    other = [v for v in same if v.shots != base.shots]
-    if not other:
-        return None
-    near = other[0]
-    per_shot = (base.prompt_tokens - near.prompt_tokens) / (base.shots - near.shots)
-    return max(base.prompt_tokens - per_shot * base.shots, 0.0)
-
-
-def _finetune(
-    inputs: AdviceInputs, rows: Sequence[VariantAdvice], baseline: VariantAdvice
-) -> FineTuneFigures:
-    base = baseline.figures
-    zero = _zero_shot_tokens(rows, base)
-    ft_cost = None
-    training_tokens = None
-    if zero is not None:
-        ft_cost = inputs.ft_prices_of(base.model).per_call(zero, base.completion_tokens)
-        training_tokens = inputs.labelled * (zero + base.completion_tokens)
-    saving = None
-    if ft_cost is not None and baseline.cost_per_call is not None:
-        saving = baseline.cost_per_call - ft_cost
-    training_cost = None
-    if training_tokens is not None and inputs.training_price is not None:
-        training_cost = training_tokens * inputs.epochs * inputs.training_price
-    break_even = None
-    if training_cost is not None and saving is not None and saving > 0:
-        break_even = training_cost / saving
-    payback = None
-    if break_even is not None and inputs.volume:
-        payback = break_even / inputs.volume
-    return FineTuneFigures(
-        baseline=base.variant,
-        baseline_shots=base.shots,
-        zero_shot_prompt_tokens=zero,
-        shot_tokens_saved=None if zero is None else base.prompt_tokens - zero,
-        baseline_cost_per_call=baseline.cost_per_call,
-        finetuned_cost_per_call=ft_cost,
-        saving_per_call=saving,
-        saving_per_month=_monthly(saving, inputs.volume),
-        training_tokens=training_tokens,
-        epochs=inputs.epochs,
-        training_cost=training_cost,
-        break_even_calls=break_even,
-        break_even_months=payback,
-    )
-
-
 def _notes(inputs: AdviceInputs, rows: Sequence[VariantAdvice], ft: FineTuneFigures) -> list[str]:
     notes = []
     models = sorted({r.figures.model for r in rows})
@@ -336,6 +322,7 @@ def _unreachable(
     focus: VariantAdvice,
     group: Sequence[StepAdvice],
     rows: Sequence[VariantAdvice],
+    measured: MeasuredTuning | None,
 ) -> tuple[str, str, str]:
     best, shots = top.figures, focus.figures
     missed = majority_missed(inputs, top) or target_missed(inputs, top)
@@ -349,7 +336,7 @@ def _unreachable(
             f"{missed}, and the last step of its shots curve, {_step_words(rising)}, "
             f"still gains while the pool has {labelled} examples.",
         )
-    if labelled >= FINETUNE_MIN_EXAMPLES:
+    if labelled >= FINETUNE_MIN_EXAMPLES and measured is None:
         return (
             "fine-tune",
             f"fine-tune {best.model} on the {labelled} labelled examples "
@@ -388,7 +375,7 @@ def _reached(
     labelled = inputs.labelled
     enough = labelled >= FINETUNE_MIN_EXAMPLES
     pays = paid_in is not None and paid_in <= inputs.payback_months
-    if enough and c.shots > 0 and pays:
+    if enough and c.shots > 0 and pays and ft.measured is None:
         return (
             "fine-tune",
             f"fine-tune {c.model} on the {labelled} labelled examples and serve it zero-shot "
@@ -420,7 +407,7 @@ def _reached(
             f"keep {c.variant} but retrieve its {c.shots:g} examples per input "
             "(shots: strategy: similar) from the pool",
             f"{labelled} labelled examples are enough to choose from, but fine-tuning "
-            f"does not pay back: {_why_not_finetune(inputs, ft)}.",
+            f"does not pay back: {why_not_finetune(inputs, ft)}.",
         )
     return (
         "keep",
@@ -441,7 +428,7 @@ def _keep_rule(inputs: AdviceInputs, c: VariantFigures, ft: FineTuneFigures) -> 
             f"{c.variant} reaches {_goal(inputs)} zero-shot, so a fine-tuned model has no "
             "shot tokens to save."
         )
-    why = _why_not_finetune(inputs, ft)
+    why = why_not_finetune(inputs, ft)
     return f"{c.variant} reaches {_goal(inputs)} and fine-tuning does not pay back: {why}."
 
 
@@ -449,28 +436,6 @@ def _goal(inputs: AdviceInputs) -> str:
     if inputs.target is None:
         return "the best score (not significantly worse, paired 95% interval)"
     return f"{inputs.metric} >= {inputs.target:g}"
-
-
-def _why_not_finetune(inputs: AdviceInputs, ft: FineTuneFigures) -> str:
-    if ft.saving_per_call is None:
-        return "the saving per call is unknown without prices"
-    if ft.saving_per_call <= 0:
-        return (
-            f"a fine-tuned model would cost {usd(ft.finetuned_cost_per_call)} per call, "
-            f"not less than {usd(ft.baseline_cost_per_call)}"
-        )
-    if ft.training_cost is None:
-        return "the training cost is unknown (pass --training-price)"
-    if inputs.volume is None:
-        return (
-            f"it breaks even after {ft.break_even_calls:,.0f} calls, but no --volume says "
-            "how soon that is"
-        )
-    return (
-        f"it breaks even after {ft.break_even_calls:,.0f} calls, "
-        f"{months(ft.break_even_months)} months at {inputs.volume:,.0f} calls/month "
-        f"(more than {inputs.payback_months:g})"
-    )
 
 
 def _step_words(s: StepAdvice) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptkit.advise.model import ShotStep, VariantFigures
+from promptkit.advise.model import ShotStep, TuningFigures, VariantFigures
 from promptkit.define.datasets import Dataset, load_dataset
 from promptkit.define.ensembles import ENSEMBLE_MODEL
 from promptkit.define.shots import ShotSelector, ShotSettings
@@ -45,6 +45,7 @@ class Measurements:
     strategy: str
     notes: tuple[str, ...] = ()
     majority: LabelBaseline | None = None  # label tasks: the rate a variant must beat
+    suite_path: str | None = None
 
 
 def measure_run(
@@ -58,13 +59,18 @@ def measure_run(
     # Ensembles are left to the tables and the gate: advise prices a variant by its
     # model, and an ensemble's cost is its members' (not its model).
     ensembles = frame["model"] == ENSEMBLE_MODEL
-    notes = ["ensembles are left out of the advice: compare them in the run's table"]
+    notes = []
+    if ensembles.any():
+        notes.append("ensembles are left out of the advice: compare them in the run's table")
     frame = frame[~ensembles] if ensembles.any() else frame
     ok = frame[frame["error"].isna()] if "error" in frame else frame
     majority = run_baseline(frame) if metric == LABEL_METRIC else None
     variants = tuple(
         _figures(frame, ok, str(v), metric, majority) for v in frame["variant"].unique()
     )
+    unread = sorted({v.model for v in variants if v.tuning and v.tuning.method == _UNREAD})
+    if unread:
+        notes.append(f"no training figures for {', '.join(unread)}: its artifact is gone")
     raw = meta.get("resolved_suite") or {}
     shots = raw.get("shots")
     strategy = str(shots.get("strategy", "first")) if isinstance(shots, dict) else "first"
@@ -77,8 +83,9 @@ def measure_run(
         steps=tuple(_steps(frame, variants, metric)),
         pool_size=pool,
         strategy=strategy,
-        notes=(*((note,) if note else ()), *(notes if ensembles.any() else ())),
+        notes=(*((note,) if note else ()), *notes),
         majority=majority,
+        suite_path=meta.get("suite_path"),
     )
 
 
@@ -121,6 +128,30 @@ def _figures(
         completion_tokens=column_mean(good, "completion_tokens"),
         rows={str(row): float(score) for row, score in scores.items()},
         versus_majority=variant_versus_majority(good, majority) if majority else None,
+        tuning=_tuning(str(rows["model"].iloc[0])),
+    )
+
+
+_UNREAD = "unknown"
+
+
+def _tuning(model: str) -> TuningFigures | None:
+    """What training a ``tuned/`` model measured, from its artifact's manifest; None for
+    any other model. Read as the artifact is now (``promptkit tune --replace`` changes it)."""
+    from promptkit.providers.tuned import tuned_manifest
+
+    m = tuned_manifest(model)
+    if m is None:
+        is_tuned = model.partition("/")[0] == "tuned"
+        return TuningFigures(_UNREAD, _UNREAD, 0, None, None, _UNREAD) if is_tuned else None
+    f = m.figures
+    return TuningFigures(
+        method=m.method,
+        base=m.base,
+        examples=m.examples,
+        training_tokens=f.get("tokens"),
+        wall_s=f.get("wall_s"),
+        device=str(f.get("device", _UNREAD)),
     )
 
 

@@ -6,15 +6,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptkit.define.retrieval import docs_part
 from promptkit.results.baselines import LabelBaseline, VersusMajority
 from promptkit.results.stats import Estimate, PairedDifference
-
-if TYPE_CHECKING:
-    pass
-
 
 # "Fewer than about 100 labelled examples: prompt engineering; hundreds to thousands:
 # fine-tuning is worth trying."
@@ -41,6 +37,18 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class TuningFigures:
+    """What ``promptkit tune`` measured while training a tuned variant (its manifest)."""
+
+    method: str  # prompt-tuning | prefix-tuning | lora
+    base: str  # the hf/ model it was trained on
+    examples: int  # labelled examples trained on
+    training_tokens: float | None  # tokens processed in training, every epoch
+    wall_s: float | None
+    device: str
+
+
+@dataclass(frozen=True)
 class VariantFigures:
     """What a run measured for one variant (means per call, error rows excluded)."""
 
@@ -55,6 +63,8 @@ class VariantFigures:
     rows: Mapping[str, float] = field(default_factory=dict)
     #: label tasks: this variant against always answering the majority label, paired
     versus_majority: VersusMajority | None = None
+    #: a ``tuned/`` model: what training it measured
+    tuning: TuningFigures | None = None
 
     @property
     def line(self) -> tuple[str, str, str]:
@@ -97,6 +107,9 @@ class AdviceInputs:
     strategy: str = "first"  # how the run chose its shots
     #: label tasks: the majority-class and chance rates a variant must beat to be kept
     majority: LabelBaseline | None = None
+    #: USD per month to serve a tuned adapter yourself (None: price it as a hosted one)
+    hosting_cost: float | None = None
+    suite: str | None = None  # the suite's path, for the commands the advice names
 
     def prices_of(self, model: str) -> Prices:
         return self.prices.get(model) or Prices(None, None, f"no price for {model}")
@@ -130,6 +143,38 @@ class StepAdvice:
 
 
 @dataclass(frozen=True)
+class MeasuredTuning:
+    """The best tuned variant against the prompt it would replace, on measured figures."""
+
+    tuned: str  # the tuned variant
+    against: str  # the prompt variant it is compared with
+    score: Estimate
+    difference: PairedDifference  # tuned minus prompt, paired on the rows both scored
+    prompt_tokens: float  # the tuned model's measured prompt tokens per call (zero-shot)
+    route: str  # "self-hosted" (--hosting-cost given) or "hosted" (fine-tuned prices)
+    cost_per_call: float | None  # the tuned model's, on its route
+    prompt_cost_per_call: float | None
+    hosting_cost: float | None  # USD per month, self-hosted only
+    monthly_saving: float | None  # the prompt's monthly cost minus the tuned model's
+    training: TuningFigures
+    training_cost: float | None  # one-off: measured training tokens x --training-price
+    payback_months: float | None  # training cost / monthly saving
+    better: bool  # significantly better: the paired interval above 0 and p < 0.05
+    worse: bool  # significantly worse
+    beats_majority: bool  # label tasks: significantly better than the majority class
+    reaches: bool | None  # its point estimate reaches the target; None without one
+
+    def pays(self, within: float) -> bool:
+        """Cheaper per month, with the one-off cost paid back within ``within`` months."""
+        if self.monthly_saving is None or self.monthly_saving <= 0:
+            return False
+        if self.training_cost is None:
+            # Self-hosted, the training has already run here; hosted, its price is unknown.
+            return self.route == "self-hosted"
+        return self.payback_months is not None and self.payback_months <= within
+
+
+@dataclass(frozen=True)
 class FineTuneFigures:
     """A fine-tuned model that matched ``baseline`` zero-shot: what it saves and costs."""
 
@@ -146,6 +191,8 @@ class FineTuneFigures:
     training_cost: float | None
     break_even_calls: float | None
     break_even_months: float | None
+    #: the run's best tuned variant measured against the prompt (None: figures assumed)
+    measured: MeasuredTuning | None = None
 
     @property
     def pays_back_within(self) -> float | None:
@@ -196,6 +243,11 @@ def _finite(value: Any) -> Any:
 
 
 # -- wording shared by the decision's notes and the report ------------------------------
+
+
+def monthly(per_call: float | None, volume: float | None) -> float | None:
+    """A per-call figure times the calls per month; None when either is unknown."""
+    return None if per_call is None or volume is None else per_call * volume
 
 
 def months(value: float | None) -> str:

@@ -32,6 +32,7 @@ def advise_run(
     prices: PriceOptions = _NO_PRICES,
     epochs: int = 3,
     payback_months: float = 12.0,
+    hosting_cost: float | None = None,
     root: str | Path = DEFAULT_ROOT,
 ) -> Advice:
     """Measure a stored run, price it, and decide; see :func:`decide` for the rules."""
@@ -59,6 +60,8 @@ def advise_run(
         payback_months=payback_months,
         strategy=measured.strategy,
         majority=measured.majority,
+        hosting_cost=hosting_cost,
+        suite=measured.suite_path,
     )
     advice = decide(inputs)
     notes = list(measured.notes) if labelled is None else []

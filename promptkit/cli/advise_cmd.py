@@ -30,7 +30,19 @@ _PRICE = FiniteFloatRange(min=0)
     help="USD per 1M training tokens (litellm's map has none, so without it the one-off "
     "cost and break-even stay unknown).",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--hosting-cost",
+    type=_PRICE,
+    help="USD per month to serve a tuned/ model yourself; without it a tuned model is "
+    "priced as a hosted fine-tune (--ft-*-price per call, --training-price once).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Training epochs of the assumed fine-tune (a tuned/ model's are measured).",
+)
 @click.option(
     "--payback-months",
     type=FiniteFloatRange(min=0, min_open=True),
@@ -53,6 +65,7 @@ def command(
     ft_input_price: float | None,
     ft_output_price: float | None,
     training_price: float | None,
+    hosting_cost: float | None,
     epochs: int,
     payback_months: float,
     runs_dir: str,
@@ -80,6 +93,7 @@ def command(
         ),
         epochs=epochs,
         payback_months=payback_months,
+        hosting_cost=hosting_cost,
         root=runs_dir,
     )
     if as_json:

@@ -8,7 +8,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from promptkit.advise import Advice, FineTuneFigures, StepAdvice, VariantAdvice, months, usd
+from promptkit.advise import (
+    Advice,
+    FineTuneFigures,
+    MeasuredTuning,
+    StepAdvice,
+    VariantAdvice,
+    months,
+    usd,
+)
 from promptkit.results.baselines import VersusMajority
 from promptkit.results.front import ON_FRONT
 
@@ -131,6 +139,9 @@ def _curve(steps: Sequence[StepAdvice], volume: float | None) -> Table:
 
 
 def _finetune(ft: FineTuneFigures, a: Advice) -> Text:
+    if ft.measured is not None:
+        return _measured(ft.measured, a)
+
     def tokens(value: float | None) -> str:
         return "unknown" if value is None else f"{value:,.0f}"
 
@@ -140,7 +151,8 @@ def _finetune(ft: FineTuneFigures, a: Advice) -> Text:
         else ""
     )
     lines = [
-        f"If a fine-tuned model matched {ft.baseline} ({ft.baseline_shots:g} shots) zero-shot:",
+        "Assumed (no tuned/ variant in the run): if a fine-tuned model matched "
+        f"{ft.baseline} ({ft.baseline_shots:g} shots) zero-shot:",
         f"  shot tokens no longer sent per call: {tokens(ft.shot_tokens_saved)}"
         f" (zero-shot prompt: {tokens(ft.zero_shot_prompt_tokens)} tokens)",
         f"  cost per call: {usd(ft.baseline_cost_per_call)} -> "
@@ -156,5 +168,25 @@ def _finetune(ft: FineTuneFigures, a: Advice) -> Text:
             if ft.saving_per_call is not None and ft.saving_per_call <= 0
             else "unknown"
         ),
+    ]
+    return Text("\n".join(lines))
+
+
+def _measured(m: MeasuredTuning, a: Advice) -> Text:
+    t, d = m.training, m.difference
+    wall = "unknown" if t.wall_s is None else f"{t.wall_s:,.0f} s"
+    tokens = "unknown" if t.training_tokens is None else f"{t.training_tokens:,.0f}"
+    hosting = f" + {usd(m.hosting_cost)}/month hosting" if m.hosting_cost is not None else ""
+    lines = [
+        f"Measured: {m.tuned} against {m.against} (paired on {d.n} rows):",
+        f"  {a.metric}: {m.score}; difference {d.interval_text()}, paired p={d.p_value:.2g}",
+        f"  trained: {t.method} on {t.base}, {t.examples} labelled examples, {tokens} tokens, "
+        f"{wall} on {t.device}",
+        f"  prompt tokens per call: {m.prompt_tokens:,.0f} (zero-shot, measured)",
+        f"  {m.route}: {usd(m.cost_per_call)} per call{hosting} against "
+        f"{usd(m.prompt_cost_per_call)}; saving "
+        + (f"{usd(m.monthly_saving)}/month" if m.monthly_saving is not None else "unknown"),
+        f"  one-off training: {usd(m.training_cost)}"
+        + (f", paid back in {months(m.payback_months)} months" if m.payback_months else ""),
     ]
     return Text("\n".join(lines))

@@ -29,6 +29,7 @@ from promptkit.report import content as c
 from promptkit.report import judge_views, plots, prompt_views
 from promptkit.report.retrieval_views import docs_points
 from promptkit.report.rows import row_table
+from promptkit.report.tuning_views import EFFICIENCY_AXIS, efficiency_points
 from promptkit.results.baselines import BASELINE_NOTE, LABEL_METRIC, shown_baseline
 from promptkit.results.front import ON_FRONT, front_note
 from promptkit.results.stats import Estimate
@@ -164,13 +165,20 @@ def _reference_label(run: c.RunContent) -> str:
 
 def _plots(run: c.RunContent) -> dict[str, Any]:
     """Each plot as inline SVG markup; matplotlib has escaped its text already."""
-    shots, docs = c.shot_points(run), docs_points(run)
+    shots, docs, efficiency = c.shot_points(run), docs_points(run), efficiency_points(run)
     has_rows = bool(run.journal)
     return {
         "score": Markup(plots.score_svg(c.score_bars(run))) if has_rows and run.metrics else None,
         "shots": Markup(plots.shots_svg(shots)) if shots else None,
         "docs": Markup(plots.shots_svg(docs, x_label=_DOCS_AXIS, title="retrieval curve"))
         if docs
+        else None,
+        "efficiency": Markup(
+            plots.shots_svg(
+                efficiency, x_label=EFFICIENCY_AXIS, title="data efficiency", log_x=True
+            )
+        )
+        if efficiency
         else None,
         "confusion": [Markup(plots.confusion_svg(m)) for m in c.confusion_matrices(run)],
         "distribution": Markup(plots.distribution_svg(c.distributions(run))) if has_rows else None,

@@ -175,9 +175,11 @@ def shots_svg(
     *,
     x_label: str = "examples in the prompt (k)",
     title: str = "shots curve",
+    log_x: bool = False,
 ) -> str:
     """Score, prompt tokens and cost per call versus the number of examples sent (or,
-    with its own ``x_label``, of passages retrieved)."""
+    with its own ``x_label``, of passages retrieved); ``log_x`` for counts from 0 to
+    thousands (linear below 1, so 0 stays on the axis)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     priced = any(p.cost_per_call for p in points)
@@ -189,7 +191,7 @@ def shots_svg(
         for point in points:
             series.setdefault(point.series, []).append(point)
         # Nudge the lines apart on the score panel so intervals at the same k stay readable.
-        spread = 0.03 * max((p.shots for p in points), default=1.0) or 0.03
+        spread = 0.0 if log_x else 0.03 * max((p.shots for p in points), default=1.0) or 0.03
         for i, (name, line) in enumerate(series.items()):
             line = sorted(line, key=lambda p: p.shots)
             xs = [p.shots for p in line]
@@ -221,7 +223,10 @@ def shots_svg(
             axes[2].yaxis.set_major_formatter(FuncFormatter(lambda y, _: _usd_tick(y)))
         for ax in axes:
             ax.set_xlabel(x_label)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if log_x:
+                ax.set_xscale("symlog", linthresh=1)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.legend(loc="outside lower center", ncols=min(len(series), 3), frameon=False)
         return _to_svg(fig, title)
 
