@@ -149,3 +149,21 @@ def test_the_report_shows_the_measured_figures() -> None:
     assert f"Measured: p@v1 | tuned/p-v1-lora | k=0 against {EIGHT.variant}" in out
     assert "trained: lora on hf/smollm2, 180 labelled examples, 50,000 tokens, 600 s on cpu" in out
     assert "hosted: $0.000240 per call against $0.000920; saving $680.00/month" in out
+
+
+def test_self_hosted_calls_cost_only_the_hosting_and_no_training() -> None:
+    # token prices given for every model (as --input-price does) do not charge its calls
+    priced = with_tuned(tuned(190), hosting_cost=100.0)
+    priced = replace(priced, prices={**priced.prices, "tuned/p-v1-lora": Prices(M, 2 * M, "x")})
+    m = decide(priced).finetune.measured  # type: ignore[union-attr]
+    assert m is not None and m.cost_per_call == 0.0 and m.training_cost is None
+    assert m.monthly_saving == pytest.approx(920.0 - 100.0)
+    assert decide(priced).action == "fine-tune"
+
+
+def test_no_shared_rows_is_never_a_win() -> None:
+    apart = tuned(190, rows={f"other{i}": 1.0 for i in range(200)})
+    advice = decide(with_tuned(apart))
+    m = advice.finetune.measured if advice.finetune else None
+    assert m is not None and m.difference.n == 0 and advice.action != "fine-tune"
+    assert "no row was scored by both" in advice.rule

@@ -13,11 +13,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptkit import ProviderConfigError, load_suite
 from promptkit.errors import BadInput
@@ -141,6 +145,35 @@ def test_half_written_and_broken_artifacts_are_not_listed(tmp_path: Path) -> Non
     assert [m.id for m in list_tuned(root)] == ["good"]
     with pytest.raises(ProviderConfigError, match="not a tuned model's manifest"):
         read_manifest(root / "broken")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    raw=st.binary(max_size=200)
+    | _JSON.map(lambda v: json.dumps(v).encode())
+    | st.dictionaries(st.sampled_from(sorted(TunedManifest.__dataclass_fields__)), _JSON).map(
+        lambda d: json.dumps({**asdict(_manifest("m")), **d}).encode()
+    )
+)
+def test_any_manifest_bytes_read_as_a_manifest_or_one_clear_error(raw: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "m"
+        folder.mkdir()
+        (folder / MANIFEST).write_bytes(raw)
+        try:
+            manifest = read_manifest(folder)
+        except ProviderConfigError as exc:
+            assert "\n" not in str(exc)
+            return
+        assert isinstance(manifest.figures, dict) and isinstance(manifest.id, str)
+        assert [m.id for m in list_tuned(Path(tmp))] == [manifest.id]
 
 
 def test_an_unknown_tuned_model_is_one_clear_line(tmp_path: Path, cli: Any) -> None:

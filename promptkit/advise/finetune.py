@@ -14,11 +14,12 @@ Two ways to serve a tuned model, priced differently:
 - *hosted* (no hosting cost): a provider's fine-tuned model, at the fine-tuned prices
   per token, after a one-off training of the measured tokens at ``--training-price``.
 
-The tuned model replaces the prompt when it is measurably the better answer: with no
-target, significantly better than the chosen prompt, or not significantly worse and
-cheaper per month (the one-off cost paid back within ``payback_months``); with a
-target, reaching it and cheaper; and when no prompt qualifies, better than the best
-prompt and the majority class. Every sentence says that its figures were measured.
+The tuned model must beat the majority class (label tasks), reach the target (when
+one is given) and not be significantly worse than the prompt, on rows both scored.
+Then it replaces the prompt when no prompt qualifies; else, with no target, when it is
+significantly better than the chosen prompt; else when it costs less per month and
+pays back its one-off cost within ``payback_months``. Every sentence says that its
+figures were measured.
 """
 
 from __future__ import annotations
@@ -132,21 +133,27 @@ def measure_tuned(
     """The best of the ``tuned`` variants measured against the prompt variant ``against``."""
     if not tuned:
         return None
-    best = max(tuned, key=lambda r: r.figures.score.mean)
+    # Served zero-shot is what a tuned model is for; one sent shots competes only alone.
+    zero_shot = [r for r in tuned if r.figures.shots == 0] or list(tuned)
+    best = max(zero_shot, key=lambda r: r.figures.score.mean)
     t, p = best.figures, against.figures
     shared = sorted(set(t.rows) & set(p.rows))
     diff = paired_difference([p.rows[r] for r in shared], [t.rows[r] for r in shared])
     hosting = inputs.hosting_cost
     route = "self-hosted" if hosting is not None else "hosted"
-    prices = inputs.prices_of(t.model) if hosting is not None else inputs.ft_prices_of(t.model)
-    cost = prices.per_call(t.prompt_tokens, t.completion_tokens)
+    # Self-hosted, a call costs nothing more than the monthly hosting; hosted, tokens.
+    cost = (
+        0.0
+        if hosting is not None
+        else inputs.ft_prices_of(t.model).per_call(t.prompt_tokens, t.completion_tokens)
+    )
     saving = None
     if cost is not None and against.cost_per_call is not None and inputs.volume is not None:
         saving = (against.cost_per_call - cost) * inputs.volume - (hosting or 0.0)
     figures = t.tuning
     assert figures is not None  # only tuned variants are passed
-    training = None
-    if inputs.training_price is not None and figures.training_tokens is not None:
+    training = None  # self-hosted, the training has already run here
+    if hosting is None and inputs.training_price is not None and figures.training_tokens:
         training = figures.training_tokens * inputs.training_price
     payback = training / saving if training is not None and saving and saving > 0 else None
     significant = diff.n > 0 and diff.p_value < 0.05
@@ -204,6 +211,8 @@ def assumed_sentence(inputs: AdviceInputs, baseline: str, prompt: str) -> str:
 
 def _shortfall(inputs: AdviceInputs, m: MeasuredTuning, chosen: VariantAdvice | None) -> str | None:
     """The first reason the tuned model does not replace the prompt, else None."""
+    if m.difference.n == 0:
+        return f"no row was scored by both {m.tuned} and {m.against}"
     if not m.beats_majority:
         return "it is not significantly better than the majority class"
     if m.reaches is False:
@@ -211,23 +220,14 @@ def _shortfall(inputs: AdviceInputs, m: MeasuredTuning, chosen: VariantAdvice | 
     if m.worse:
         return "it is significantly worse"
     if chosen is None:
-        # No prompt qualifies: the tuned model must beat the best prompt outright, unless
-        # no prompt even beats the trivial answer that the tuned model beats.
-        prompts_fail = inputs.majority is not None and not _prompts_beat_majority(inputs)
-        return None if m.better or prompts_fail else "it is not significantly better"
+        # No prompt qualifies (none reaches the target or beats the majority class), and
+        # the tuned model does and is not worse than the best prompt: it is the answer.
+        return None
     if inputs.target is None and m.better:
         return None
     if m.pays(inputs.payback_months):
         return None
     return f"it does not pay: {_money_why(inputs, m)}"
-
-
-def _prompts_beat_majority(inputs: AdviceInputs) -> bool:
-    """Whether any prompt variant beats the majority class."""
-    return any(
-        v.tuning is None and v.versus_majority is not None and v.versus_majority.significant
-        for v in inputs.variants
-    )
 
 
 def _versus(m: MeasuredTuning) -> str:
@@ -270,7 +270,7 @@ def _money_why(inputs: AdviceInputs, m: MeasuredTuning) -> str:
         return f"{m.route}, it costs {usd(-m.monthly_saving)}/month more ({per_call})"
     if m.training_cost is None:
         return (
-            f"hosted, it saves {usd(m.monthly_saving)}/month ({per_call}) but the one-off "
+            f"{m.route}, it saves {usd(m.monthly_saving)}/month ({per_call}) but the one-off "
             "training cost is unknown (pass --training-price)"
         )
     return (

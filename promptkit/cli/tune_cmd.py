@@ -215,11 +215,16 @@ def _print(results: list[TuneResult]) -> None:
     for result in results:
         m, f = result.manifest, result.manifest.figures
         best = f.get("best_validation_loss")
-        held = f", best validation loss {best:.3f} at step {f['best_step']}" if best else ""
+        held = (
+            f", best validation loss {best:.3f} at step {f['best_step']}"
+            if best is not None
+            else ""
+        )
+        rate = f.get("tokens_per_s")
         click.echo(
             f"{m.model}: {m.method} on {m.base}, {m.examples} examples ({m.validation} held out), "
             f"{f['steps']} steps ({f['stopped']}){held}; {f['wall_s']:.1f} s on {f['device']}, "
-            f"{f['tokens_per_s']} tokens/s -> {result.folder}"
+            f"{rate if rate is not None else 'unknown'} tokens/s -> {result.folder}"
         )
     labels = results[0].manifest.labels if results else []
     scored = f", score_labels: [{', '.join(labels)}]" if labels else ""

@@ -98,9 +98,15 @@ def tuned_root(start: str | Path | None = None) -> Path:
 
 
 def tuned_folder(name: str, root: Path | None = None) -> Path:
-    """The artifact folder ``tuned/<name>`` means: an id in ``root``, else a path."""
+    """The artifact folder ``tuned/<name>`` means: an id in ``root``, or a path (with a
+    slash); anything else is refused."""
     if ID_PATTERN.fullmatch(name):
         return (root or tuned_root()) / name
+    if "/" not in name:
+        raise ProviderConfigError(
+            f"tuned/{name}: not a tuned model's id (letters, digits, . _ -) or a path",
+            hint="promptkit tuned lists the ids; a folder elsewhere is named tuned/<path>/<id>",
+        )
     return Path(name).expanduser()
 
 
@@ -115,8 +121,11 @@ def read_manifest(folder: Path) -> TunedManifest:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
         # Only known keys, so a newer writer's extra figures never break this reader.
         manifest = TunedManifest(**{k: v for k, v in data.items() if k in _FIELDS})
+        _check_types(manifest)
     except (OSError, ValueError, TypeError) as exc:
         raise ProviderConfigError(
             f"{path} is not a tuned model's manifest ({type(exc).__name__})",
@@ -128,6 +137,20 @@ def read_manifest(folder: Path) -> TunedManifest:
             hint="tune the model again with this promptkit",
         )
     return manifest
+
+
+def _check_types(m: TunedManifest) -> None:
+    """What readers index into must have its type: a hand-edited manifest fails here."""
+    for name in ("id", "method", "base", "base_sha256", "adapter_sha256", "prompt"):
+        if not isinstance(getattr(m, name), str):
+            raise TypeError(f"{name} is not a string")
+    if not isinstance(m.figures, dict) or not isinstance(m.settings, dict):
+        raise TypeError("figures and settings must be objects")
+    if not isinstance(m.examples, int) or not isinstance(m.loss_curve, list):
+        raise TypeError("examples must be a number and loss_curve a list")
+    tokens = m.figures.get("tokens")
+    if tokens is not None and not isinstance(tokens, int | float):
+        raise TypeError("figures.tokens is not a number")
 
 
 def tuned_manifest(model: str) -> TunedManifest | None:

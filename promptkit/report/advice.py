@@ -182,11 +182,15 @@ def _measured(m: MeasuredTuning, a: Advice) -> Text:
         f"  {a.metric}: {m.score}; difference {d.interval_text()}, paired p={d.p_value:.2g}",
         f"  trained: {t.method} on {t.base}, {t.examples} labelled examples, {tokens} tokens, "
         f"{wall} on {t.device}",
-        f"  prompt tokens per call: {m.prompt_tokens:,.0f} (zero-shot, measured)",
+        f"  prompt tokens per call: {m.prompt_tokens:,.0f} (measured)",
         f"  {m.route}: {usd(m.cost_per_call)} per call{hosting} against "
         f"{usd(m.prompt_cost_per_call)}; saving "
         + (f"{usd(m.monthly_saving)}/month" if m.monthly_saving is not None else "unknown"),
         f"  one-off training: {usd(m.training_cost)}"
-        + (f", paid back in {months(m.payback_months)} months" if m.payback_months else ""),
+        + (
+            f", paid back in {months(m.payback_months)} months"
+            if m.payback_months is not None
+            else ""
+        ),
     ]
     return Text("\n".join(lines))

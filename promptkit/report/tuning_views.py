@@ -44,6 +44,8 @@ def efficiency_points(content: RunContent) -> list[ShotPoint]:
         tuned = trained_on(s.model)
         if tuned is not None:
             lines.append((v, f"tuned: {s.prompt} · {tuned[0]}", float(tuned[1])))
+        elif s.model.partition("/")[0] == "tuned":
+            continue  # its artifact is gone: how many examples it learned from is unknown
         elif s.docs is None:  # retrieval variants have their own curve
             lines.append((v, f"prompt: {s.prompt} · {s.model}", sent.get(v.id, 0.0)))
     if not any(name.startswith("tuned: ") for _, name, _ in lines) or len(lines) < 2:

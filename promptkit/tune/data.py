@@ -76,11 +76,12 @@ def split(examples: Sequence[Example], validation_share: float, seed: int) -> Sp
     order = list(examples)
     random.Random(seed).shuffle(order)
     held = math.ceil(len(order) * validation_share) if validation_share else 0
-    if validation_share and len(order) - held < 1:
+    if len(order) - held < 1:
+        after = f" after holding out {validation_share:.0%}" if held else ""
         raise BadInput(
-            f"a pool of {len(order)} usable rows leaves nothing to train on after "
-            f"holding out {validation_share:.0%}",
-            hint="add rows to the pool, or give --validation-share 0",
+            f"a pool of {len(order)} usable rows leaves nothing to train on{after}",
+            hint="add labelled rows that are not evaluation rows to the suite's example pool"
+            + (", or give --validation-share 0" if held else ""),
         )
     return Split(train=order[held:], validation=order[:held])
 
