@@ -126,7 +126,7 @@ def test_unknown_names_list_plugin_names(site: Path, tmp_path: Path) -> None:
     done = promptkit(site, "eval", str(suite(tmp_path, models="nosuch/m")), "--quiet")
     assert done.returncode == 2
     assert one_line(done.stderr).endswith(
-        "(use broken/, echo/, hf/, local/, mock/, oai/ "
+        "(use broken/, echo/, hf/, local/, mock/, oai/, tuned/ "
         "or a litellm provider such as openai/, anthropic/, ollama/)"
     )
 
