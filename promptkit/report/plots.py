@@ -225,6 +225,7 @@ def shots_svg(
             ax.set_xlabel(x_label)
             if log_x:
                 ax.set_xscale("symlog", linthresh=1)
+                ax.set_xlim(left=-0.3)  # counts: no negative side
             else:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.legend(loc="outside lower center", ncols=min(len(series), 3), frameon=False)

@@ -17,7 +17,7 @@ from promptkit.report.plots import ShotPoint
 
 __all__ = ["EFFICIENCY_AXIS", "efficiency_points", "trained_on"]
 
-EFFICIENCY_AXIS = "labelled examples used (sent in the prompt, or trained on)"
+EFFICIENCY_AXIS = "labelled examples (shots sent, or trained on)"
 
 
 def trained_on(model: str) -> tuple[str, int] | None:
@@ -43,7 +43,8 @@ def efficiency_points(content: RunContent) -> list[ShotPoint]:
             continue
         tuned = trained_on(s.model)
         if tuned is not None:
-            lines.append((v, f"tuned: {s.prompt} · {tuned[0]}", float(tuned[1])))
+            if not sent.get(v.id):  # a tuned model sent shots used more than it trained on
+                lines.append((v, f"tuned: {s.prompt} · {tuned[0]}", float(tuned[1])))
         elif s.model.partition("/")[0] == "tuned":
             continue  # its artifact is gone: how many examples it learned from is unknown
         elif s.docs is None:  # retrieval variants have their own curve
